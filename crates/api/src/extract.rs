@@ -1,0 +1,160 @@
+//! Extractors whose rejections speak problem+json, and the signed-in caller.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use quartier_domain::{Role, UserId};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A JSON body. Unknown fields (the DTOs deny them) and malformed JSON are 400, a body that does
+/// not fit the schema is 422, a body over the limit is 413, a missing content type is 415.
+pub struct Body<T>(pub T);
+
+impl<S, T> FromRequest<S> for Body<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Body(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+/// A JSON body that may be absent (an empty body is `None`); otherwise treated like [`Body`].
+pub struct OptionalBody<T>(pub Option<T>);
+
+impl<S, T> FromRequest<S> for OptionalBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let has_body = req
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .is_none_or(|v| v.as_bytes() != b"0")
+            && req.headers().contains_key(axum::http::header::CONTENT_TYPE);
+        if !has_body {
+            return Ok(OptionalBody(None));
+        }
+        Body::<T>::from_request(req, state)
+            .await
+            .map(|Body(v)| OptionalBody(Some(v)))
+    }
+}
+
+fn json_rejection(r: JsonRejection) -> ApiError {
+    match r {
+        JsonRejection::JsonDataError(e) => {
+            let msg = e.body_text();
+            if msg.contains("unknown field") {
+                ApiError::bad_request("unknown_field", clean(&msg))
+            } else {
+                ApiError::unprocessable("invalid_body", clean(&msg))
+            }
+        }
+        JsonRejection::JsonSyntaxError(e) => {
+            ApiError::bad_request("malformed_json", clean(&e.body_text()))
+        }
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the body as JSON with `Content-Type: application/json`.",
+        ),
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "The request body is larger than 64 KiB.",
+            )
+        }
+        other => ApiError::bad_request("unreadable_body", clean(&other.body_text())),
+    }
+}
+
+/// serde's messages are useful to clients, but axum prefixes them with its own words.
+fn clean(msg: &str) -> String {
+    msg.split_once(": ")
+        .map(|(_, rest)| rest)
+        .unwrap_or(msg)
+        .to_owned()
+}
+
+/// Query parameters; a malformed query is 400 `invalid_query`.
+pub struct Query<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Query(v))
+            .map_err(|e: QueryRejection| {
+                ApiError::bad_request("invalid_query", clean(&e.body_text()))
+            })
+    }
+}
+
+/// The person behind a valid access token.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    /// Their user id.
+    pub id: UserId,
+    /// Their role, as signed into the token.
+    pub role: Role,
+}
+
+impl Caller {
+    /// Refuses callers of any other role with 403.
+    pub fn require(self, role: Role) -> Result<Self, ApiError> {
+        if self.role == role {
+            Ok(self)
+        } else {
+            Err(ApiError::forbidden(format!(
+                "Only a {role} may do this; you are signed in as a {}.",
+                self.role
+            )))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(ApiError::unauthenticated)?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
+            .ok_or_else(|| {
+                ApiError::invalid_token("Use `Authorization: Bearer <access token>`.")
+            })?;
+        state.tokens().verify_access(token.trim())
+    }
+}

@@ -1,0 +1,7 @@
+//! HTTP handlers, one module per area of the API.
+
+pub mod auth;
+pub mod bookings;
+pub mod catalog;
+pub mod helpers;
+pub mod ops;

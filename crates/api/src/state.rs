@@ -1,0 +1,138 @@
+//! What every handler can reach: the store, the token and password services, the limits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use quartier_store::Store;
+use tokio::sync::Notify;
+
+use crate::error::ApiError;
+use crate::limit::RateLimiter;
+use crate::security::{PasswordCost, Passwords, Tokens};
+
+/// Settings the API needs, already parsed by the server's configuration.
+#[derive(Clone)]
+pub struct ApiConfig {
+    /// Key for signing access tokens (at least 32 bytes).
+    pub signing_key: Vec<u8>,
+    /// Lifetime of access tokens.
+    pub access_ttl: Duration,
+    /// Lifetime of refresh tokens.
+    pub refresh_ttl: Duration,
+    /// Argon2id costs.
+    pub password_cost: PasswordCost,
+    /// Failed logins per account within the window before 429.
+    pub login_failures_per_account: u32,
+    /// Login attempts per client address within the window before 429.
+    pub login_attempts_per_address: u32,
+    /// The login limits' window.
+    pub login_window: Duration,
+    /// Base URL people reach the web app at, for links in e-mails.
+    pub public_url: String,
+    /// Zone for people and visits that have none of their own.
+    pub default_time_zone: String,
+    /// Travel time blocked before and after each visit, in minutes.
+    pub travel_buffer_minutes: u32,
+    /// How soon before the start a visit can still be booked, in minutes.
+    pub min_notice_minutes: u32,
+}
+
+impl std::fmt::Debug for ApiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiConfig")
+            .field("signing_key", &"[redacted]")
+            .field("access_ttl", &self.access_ttl)
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    store: Store,
+    config: ApiConfig,
+    tokens: Tokens,
+    passwords: Passwords,
+    login_per_account: RateLimiter,
+    login_per_address: RateLimiter,
+    outbox_wakeup: Arc<Notify>,
+    metrics: Option<PrometheusHandle>,
+}
+
+/// Shared application state (cheap to clone).
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl AppState {
+    /// Builds the state. `outbox_wakeup` is notified after every commit that queued messages.
+    pub fn new(
+        store: Store,
+        config: ApiConfig,
+        outbox_wakeup: Arc<Notify>,
+        metrics: Option<PrometheusHandle>,
+    ) -> Result<Self, ApiError> {
+        let tokens = Tokens::new(&config.signing_key, config.access_ttl);
+        let passwords = Passwords::new(config.password_cost)?;
+        Ok(Self(Arc::new(Inner {
+            login_per_account: RateLimiter::new(
+                config.login_failures_per_account,
+                config.login_window,
+            ),
+            login_per_address: RateLimiter::new(
+                config.login_attempts_per_address,
+                config.login_window,
+            ),
+            store,
+            tokens,
+            passwords,
+            config,
+            outbox_wakeup,
+            metrics,
+        })))
+    }
+
+    /// The database.
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ApiConfig {
+        &self.0.config
+    }
+
+    /// Access tokens.
+    pub fn tokens(&self) -> &Tokens {
+        &self.0.tokens
+    }
+
+    /// Password hashing.
+    pub fn passwords(&self) -> &Passwords {
+        &self.0.passwords
+    }
+
+    /// Failed-login counter per account.
+    pub fn login_per_account(&self) -> &RateLimiter {
+        &self.0.login_per_account
+    }
+
+    /// Login-attempt counter per client address.
+    pub fn login_per_address(&self) -> &RateLimiter {
+        &self.0.login_per_address
+    }
+
+    /// Wakes the outbox worker after a commit that queued messages.
+    pub fn wake_outbox(&self) {
+        self.0.outbox_wakeup.notify_one();
+    }
+
+    /// The Prometheus handle, if metrics are on.
+    pub fn metrics(&self) -> Option<&PrometheusHandle> {
+        self.0.metrics.as_ref()
+    }
+}
+
+/// Milliseconds since the epoch, now.
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}

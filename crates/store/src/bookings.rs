@@ -1,0 +1,182 @@
+//! Bookings and their timelines.
+//!
+//! Invariant: a helper never holds two overlapping bookings in a time-holding state; the database
+//! enforces it (PostgreSQL exclusion constraint, SQLite trigger) and a violation surfaces as
+//! [`StoreError::SlotTaken`].
+
+use sqlx::AnyConnection;
+
+use crate::StoreError;
+
+/// A booking row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BookingRow {
+    /// UUIDv7.
+    pub id: String,
+    /// Who booked.
+    pub customer_id: String,
+    /// Who does the job.
+    pub helper_id: String,
+    /// Catalogue slug.
+    pub service_slug: String,
+    /// Service name at booking time.
+    pub service_name: String,
+    /// The customer's address; shown to the helper only once accepted.
+    pub address: String,
+    /// Epoch ms.
+    pub starts_at: i64,
+    /// Epoch ms.
+    pub ends_at: i64,
+    /// Start of the helper's busy time (travel buffer included), epoch ms.
+    pub blocked_from: i64,
+    /// End of the helper's busy time, epoch ms.
+    pub blocked_to: i64,
+    /// IANA zone of the visit.
+    pub time_zone: String,
+    /// `quartier_booking::State` name.
+    pub state: String,
+    /// Price locked at booking time.
+    pub price_rappen: i64,
+    /// Epoch ms.
+    pub created_at: i64,
+    /// Epoch ms.
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str =
+    "id, customer_id, helper_id, service_slug, service_name, address, starts_at, ends_at,
+    blocked_from, blocked_to, time_zone, state, price_rappen, created_at, updated_at";
+
+/// Inserts a booking; an overlap with the helper's other bookings is [`StoreError::SlotTaken`].
+pub async fn insert(conn: &mut AnyConnection, b: &BookingRow) -> Result<(), StoreError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "INSERT INTO bookings ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    ));
+    sqlx::query(sql)
+        .bind(&b.id)
+        .bind(&b.customer_id)
+        .bind(&b.helper_id)
+        .bind(&b.service_slug)
+        .bind(&b.service_name)
+        .bind(&b.address)
+        .bind(b.starts_at)
+        .bind(b.ends_at)
+        .bind(b.blocked_from)
+        .bind(b.blocked_to)
+        .bind(&b.time_zone)
+        .bind(&b.state)
+        .bind(b.price_rappen)
+        .bind(b.created_at)
+        .bind(b.updated_at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// One booking.
+pub async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<BookingRow>, StoreError> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM bookings WHERE id = $1"));
+    Ok(sqlx::query_as(sql).bind(id).fetch_optional(conn).await?)
+}
+
+/// Bookings a user is party to (all bookings for `None`), newest first, before `cursor`, optionally
+/// in one state.
+pub async fn list(
+    conn: &mut AnyConnection,
+    party: Option<&str>,
+    state: Option<&str>,
+    cursor: Option<&str>,
+    limit: i64,
+) -> Result<Vec<BookingRow>, StoreError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM bookings
+         WHERE ($1 IS NULL OR customer_id = $1 OR helper_id = $1)
+           AND ($2 IS NULL OR state = $2)
+           AND ($3 IS NULL OR id < $3)
+         ORDER BY id DESC LIMIT $4"
+    ));
+    Ok(sqlx::query_as(sql)
+        .bind(party)
+        .bind(state)
+        .bind(cursor)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?)
+}
+
+/// Moves a booking from `from` to `to`. `false` when the booking was no longer in `from`
+/// (someone else moved it first): the caller reports a conflict.
+pub async fn set_state(
+    conn: &mut AnyConnection,
+    id: &str,
+    from: &str,
+    to: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let r =
+        sqlx::query("UPDATE bookings SET state = $3, updated_at = $4 WHERE id = $1 AND state = $2")
+            .bind(id)
+            .bind(from)
+            .bind(to)
+            .bind(now)
+            .execute(conn)
+            .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// One entry of a booking's timeline.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    /// UUIDv7.
+    pub id: String,
+    /// The booking.
+    pub booking_id: String,
+    /// Epoch ms.
+    pub at: i64,
+    /// Who acted (a user id), if a person.
+    pub actor_id: Option<String>,
+    /// customer, helper, operator or system.
+    pub actor_role: String,
+    /// What was done (`request` or a transition's action).
+    pub action: String,
+    /// State before, if any.
+    pub from_state: Option<String>,
+    /// State after.
+    pub to_state: String,
+    /// Free text (a reason).
+    pub note: Option<String>,
+}
+
+/// Appends to a booking's timeline.
+pub async fn insert_event(conn: &mut AnyConnection, e: &EventRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO booking_events (id, booking_id, at, actor_id, actor_role, action, from_state, to_state, note)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&e.id)
+    .bind(&e.booking_id)
+    .bind(e.at)
+    .bind(&e.actor_id)
+    .bind(&e.actor_role)
+    .bind(&e.action)
+    .bind(&e.from_state)
+    .bind(&e.to_state)
+    .bind(&e.note)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A booking's timeline, oldest first.
+pub async fn events(
+    conn: &mut AnyConnection,
+    booking_id: &str,
+) -> Result<Vec<EventRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, booking_id, at, actor_id, actor_role, action, from_state, to_state, note
+         FROM booking_events WHERE booking_id = $1 ORDER BY at, id",
+    )
+    .bind(booking_id)
+    .fetch_all(conn)
+    .await?)
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `make test`: format check, clippy, then every test against real services (a throwaway
+# PostgreSQL cluster and an SMTP sink, started by scripts/test-services.sh unless
+# QUARTIER_TEST_PG_URL / DATABASE_URL point at a server already).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+if ! command -v cargo >/dev/null 2>&1; then
+	echo "cargo is not installed: install Rust from https://rustup.rs and run make test again" >&2
+	exit 1
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check || { echo "Formatting differs: run 'make fmt' and commit the result." >&2; exit 1; }
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "building the tests"
+if cargo nextest --version >/dev/null 2>&1; then
+	cargo nextest run --workspace --locked --no-run
+	runner=(cargo nextest run --workspace --locked --no-fail-fast --failure-output final)
+else
+	echo "cargo-nextest not found; using cargo test (install it with: cargo install cargo-nextest)" >&2
+	cargo test --workspace --locked --no-run
+	runner=(cargo test --workspace --locked --no-fail-fast)
+fi
+
+step "running the tests on SQLite and PostgreSQL"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+scripts/test-services.sh "${runner[@]}" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+
+sqlite=$(grep -cE '(PASS|ok).*(::|_)sqlite( |$)' "$log" || true)
+postgres=$(grep -cE '(PASS|ok).*(::|_)postgres( |$)' "$log" || true)
+printf '\nmake test: %s integration tests passed on SQLite, %s on PostgreSQL; %ss in all (exit %s)\n' \
+	"$sqlite" "$postgres" "$(( $(date +%s) - start ))" "$status" >&2
+exit "$status"

@@ -1,0 +1,9 @@
+//! Quartier's integration suite: every test runs against a real server on SQLite and on
+//! PostgreSQL (`<test>::sqlite` and `<test>::postgres`), with mail going to a real SMTP server.
+
+mod harness;
+
+mod auth;
+mod bookings;
+mod errors;
+mod ops;
