@@ -88,9 +88,10 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, code, detail)
     }
 
-    /// 422.
-    pub fn unprocessable(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+    /// 400 for input that is well-formed but not acceptable (a bad e-mail, a reversed window, an
+    /// unknown service): Quartier answers every kind of bad input with 400 and a stable code.
+    pub fn invalid(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
     }
 
     /// 429 with the seconds until the next try.
@@ -215,7 +216,7 @@ impl From<StoreError> for ApiError {
             StoreError::Duplicate(_) => {
                 ApiError::conflict("already_exists", "That record already exists.")
             }
-            StoreError::MissingReference(_) => ApiError::unprocessable(
+            StoreError::MissingReference(_) => ApiError::invalid(
                 "invalid_reference",
                 "The request refers to something that does not exist.",
             ),
@@ -237,7 +238,7 @@ impl From<DomainError> for ApiError {
             DomainError::InvalidMoney => "invalid_amount",
             DomainError::InvalidId(_) => "invalid_id",
         };
-        ApiError::unprocessable(code, e.to_string())
+        ApiError::invalid(code, e.to_string())
     }
 }
 

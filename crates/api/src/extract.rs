@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// A JSON body. Unknown fields (the DTOs deny them) and malformed JSON are 400, a body that does
-/// not fit the schema is 422, a body over the limit is 413, a missing content type is 415.
+/// not fit the schema is 400 `invalid_body`, a body over the limit is 413, a missing content type is 415.
 pub struct Body<T>(pub T);
 
 impl<S, T> FromRequest<S> for Body<T>
@@ -61,7 +61,7 @@ fn json_rejection(r: JsonRejection) -> ApiError {
             if msg.contains("unknown field") {
                 ApiError::bad_request("unknown_field", clean(&msg))
             } else {
-                ApiError::unprocessable("invalid_body", clean(&msg))
+                ApiError::invalid("invalid_body", clean(&msg))
             }
         }
         JsonRejection::JsonSyntaxError(e) => {

@@ -21,6 +21,7 @@ use utoipa_swagger_ui::SwaggerUi;
 pub mod error;
 pub mod extract;
 pub mod limit;
+pub mod matcher;
 pub mod routes;
 pub mod security;
 pub mod state;
@@ -38,7 +39,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
     info(title = "Quartier API", description = "Neighbourhood helpers for small tech jobs: book, match, price, notify."),
     modifiers(&BearerAuth),
     components(schemas(Problem)),
-    tags((name = "auth"), (name = "catalog"), (name = "helpers"), (name = "bookings"), (name = "ops"))
+    tags((name = "auth"), (name = "catalog"), (name = "helpers"), (name = "matching"), (name = "bookings"), (name = "ops"))
 )]
 struct ApiDoc;
 
@@ -65,6 +66,7 @@ pub fn api_parts() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::auth::router())
         .merge(routes::catalog::router())
         .merge(routes::helpers::router())
+        .merge(routes::matching::router())
         .merge(routes::bookings::router())
         .merge(routes::ops::router())
         .split_for_parts()

@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 
 use crate::error::ApiError;
 use crate::limit::RateLimiter;
+use crate::matcher::Matcher;
 use crate::security::{PasswordCost, Passwords, Tokens};
 
 /// Settings the API needs, already parsed by the server's configuration.
@@ -57,6 +58,7 @@ struct Inner {
     login_per_address: RateLimiter,
     outbox_wakeup: Arc<Notify>,
     metrics: Option<PrometheusHandle>,
+    matcher: Arc<Matcher>,
 }
 
 /// Shared application state (cheap to clone).
@@ -70,6 +72,7 @@ impl AppState {
         config: ApiConfig,
         outbox_wakeup: Arc<Notify>,
         metrics: Option<PrometheusHandle>,
+        matcher: Arc<Matcher>,
     ) -> Result<Self, ApiError> {
         let tokens = Tokens::new(&config.signing_key, config.access_ttl);
         let passwords = Passwords::new(config.password_cost)?;
@@ -88,6 +91,7 @@ impl AppState {
             config,
             outbox_wakeup,
             metrics,
+            matcher,
         })))
     }
 
@@ -124,6 +128,28 @@ impl AppState {
     /// Wakes the outbox worker after a commit that queued messages.
     pub fn wake_outbox(&self) {
         self.0.outbox_wakeup.notify_one();
+    }
+
+    /// The in-memory match index.
+    pub fn matcher(&self) -> &Matcher {
+        &self.0.matcher
+    }
+
+    /// The zone for people and helpers without one of their own.
+    pub fn matcher_zone(&self) -> &jiff::tz::TimeZone {
+        self.0.matcher.zone()
+    }
+
+    /// Reloads a helper into the match index after a commit that changed them. A failure is
+    /// logged, not returned: the change is committed, and the change feed retries within a second.
+    pub async fn refresh_helper(&self, helper_id: &str) {
+        if let Err(e) = self.0.matcher.refresh(&self.0.store, helper_id).await {
+            tracing::warn!(
+                helper.id = helper_id,
+                error = format!("{:#}", anyhow::Error::from(e)),
+                "match index refresh failed"
+            );
+        }
     }
 
     /// The Prometheus handle, if metrics are on.

@@ -1,10 +1,14 @@
-//! Finding helpers for a job. For now: whether a helper can serve a place, by skill and travel
-//! radius. The H3 index, availability and ranking arrive with the matching issue.
+//! Finding helpers for a job: service areas on H3 cells, availability in local time, and a
+//! ranked, explained search over an in-memory index. Knows neither HTTP nor SQL.
 //!
 //! Invariant: a helper's home location never leaves this crate's callers as an exact distance;
 //! customers only ever see a [`DistanceBucket`].
 
 use quartier_domain::GeoPoint;
+
+pub mod availability;
+pub mod postcodes;
+pub mod search;
 
 /// Distances as customers see them: a bucket, never the exact metres.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,8 @@ use std::io::Write;
 use anyhow::Context;
 use quartier_api::Passwords;
 use quartier_domain::{Email, PersonName, UserId};
-use quartier_store::{Store, StoreError, helpers, users};
+use quartier_store::matching::{DayName, StoredRule};
+use quartier_store::{Store, StoreError, availability, helpers, users};
 
 use crate::demo;
 use crate::settings::Settings;
@@ -90,6 +91,21 @@ pub async fn seed_demo(
             },
         )
         .await?;
+        availability::put_schedule(
+            &mut tx,
+            &availability::ScheduleRow {
+                user_id: row.id.clone(),
+                time_zone: settings.default_time_zone.clone(),
+                rules: serde_json::to_string(&demo_rules(i))?,
+                paused: 0,
+                min_notice_minutes: 120,
+                max_jobs_per_day: Some(3),
+                buffer_before_minutes: i64::from(settings.travel_buffer_minutes),
+                buffer_after_minutes: i64::from(settings.travel_buffer_minutes),
+                updated_at: now,
+            },
+        )
+        .await?;
         if (i + 1) % 50 == 0 || i + 1 == total {
             writeln!(out, "  helpers {:>4}/{total}", i + 1)?;
         }
@@ -99,6 +115,49 @@ pub async fn seed_demo(
         helpers: total,
         customers: customers.len(),
     })
+}
+
+/// Weekly hours of demo helper `i`: four patterns of people with day jobs, retirees, students and
+/// freelancers.
+fn demo_rules(i: usize) -> Vec<StoredRule> {
+    use DayName::*;
+    let rule = |weekday, start_h: u16, end_h: u16| StoredRule {
+        weekday,
+        start_min: start_h * 60,
+        end_min: end_h * 60,
+    };
+    match i % 4 {
+        0 => vec![
+            rule(Mon, 17, 21),
+            rule(Tue, 17, 21),
+            rule(Wed, 17, 21),
+            rule(Thu, 17, 21),
+            rule(Fri, 17, 21),
+            rule(Sat, 9, 17),
+        ],
+        1 => vec![
+            rule(Mon, 8, 12),
+            rule(Tue, 8, 12),
+            rule(Wed, 8, 12),
+            rule(Thu, 8, 12),
+            rule(Fri, 8, 12),
+            rule(Wed, 14, 17),
+        ],
+        2 => vec![
+            rule(Tue, 13, 20),
+            rule(Thu, 13, 20),
+            rule(Sat, 10, 18),
+            rule(Sun, 10, 18),
+        ],
+        _ => vec![
+            rule(Mon, 9, 18),
+            rule(Tue, 9, 18),
+            rule(Wed, 9, 18),
+            rule(Thu, 9, 18),
+            rule(Fri, 9, 18),
+            rule(Sat, 9, 13),
+        ],
+    }
 }
 
 /// Prints how to sign in to the demo.

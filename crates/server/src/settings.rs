@@ -91,6 +91,8 @@ pub struct Settings {
     pub outbox_poll_ms: u64,
     /// How long a claimed message stays claimed, seconds.
     pub outbox_lease_secs: u64,
+    /// How often the match index reads the change feed (other replicas' writes), milliseconds.
+    pub index_poll_ms: u64,
 }
 
 impl Default for Settings {
@@ -118,6 +120,7 @@ impl Default for Settings {
             log_level: "info,sqlx=warn,tower_http=info".into(),
             outbox_poll_ms: 1000,
             outbox_lease_secs: 60,
+            index_poll_ms: 500,
         }
     }
 }

@@ -11,6 +11,7 @@ use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use quartier_api::matcher::Matcher;
 use quartier_api::{ApiConfig, AppState, PasswordCost};
 use quartier_notifications::{Mailer, MailerConfig};
 use quartier_store::Store;
@@ -155,8 +156,37 @@ impl Application {
         let store = open_store(&settings).await?;
         let config = api_config(&settings)?;
         let wakeup = Arc::new(Notify::new());
-        let state = AppState::new(store.clone(), config, wakeup.clone(), metrics_handle())
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let zone = jiff::tz::TimeZone::get(&settings.default_time_zone).with_context(|| {
+            format!(
+                "`{}` is not an IANA time zone; fix QUARTIER_DEFAULT_TIME_ZONE",
+                settings.default_time_zone
+            )
+        })?;
+        let matcher = Arc::new(Matcher::new(
+            zone,
+            (
+                settings.travel_buffer_minutes,
+                settings.travel_buffer_minutes,
+            ),
+        ));
+        let started = std::time::Instant::now();
+        let helpers = matcher
+            .rebuild(&store)
+            .await
+            .context("cannot build the match index")?;
+        tracing::info!(
+            helpers,
+            ms = started.elapsed().as_millis() as u64,
+            "match index built"
+        );
+        let state = AppState::new(
+            store.clone(),
+            config,
+            wakeup.clone(),
+            metrics_handle(),
+            matcher.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let router = quartier_api::router(state);
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .await
@@ -173,13 +203,21 @@ impl Application {
             lease: Duration::from_secs(settings.outbox_lease_secs),
             batch: 20,
         };
-        let workers = vec![tokio::spawn(worker::run(
-            store.clone(),
-            mailer(&settings)?,
-            cfg,
-            wakeup,
-            stop_rx,
-        ))];
+        let follow = {
+            let (matcher, store, stop) = (matcher.clone(), store.clone(), stop_rx.clone());
+            let every = Duration::from_millis(settings.index_poll_ms);
+            async move { matcher.follow(store, every, stop).await }
+        };
+        let workers = vec![
+            tokio::spawn(worker::run(
+                store.clone(),
+                mailer(&settings)?,
+                cfg,
+                wakeup,
+                stop_rx,
+            )),
+            tokio::spawn(follow),
+        ];
         tracing::info!(
             port,
             backend = store.backend().as_str(),

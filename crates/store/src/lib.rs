@@ -16,9 +16,11 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, ConnectOptions, Transaction};
 
+pub mod availability;
 pub mod bookings;
 pub mod catalog;
 pub mod helpers;
+pub mod matching;
 pub mod outbox;
 pub mod users;
 

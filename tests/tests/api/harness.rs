@@ -25,6 +25,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub backend: Backend,
     pub store: quartier_store::Store,
+    pub database_url: String,
     pg: Option<(String, String)>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -85,6 +86,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
         }
     };
     tweak(&mut settings);
+    let database_url = settings.database_url();
     let app = Application::build(settings)
         .await
         .expect("application builds");
@@ -102,6 +104,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
             .expect("client"),
         backend,
         store,
+        database_url,
         pg,
         stop: Some(stop),
         server: Some(server),
@@ -222,6 +225,19 @@ impl TestApp {
             )
             .await;
         assert_eq!(p.status, StatusCode::OK, "{}", p.text);
+        let all_week: Vec<Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            .iter()
+            .map(|d| json!({"weekday": d, "start": "00:00", "end": "24:00"}))
+            .collect();
+        let a = self
+            .request(
+                Method::PUT,
+                "/v1/helper/availability",
+                Some(&token),
+                Some(json!({"rules": all_week, "min_notice_minutes": 0})),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
         (r.body["id"].as_str().expect("id").to_owned(), token, email)
     }
 

@@ -6,4 +6,5 @@ mod harness;
 mod auth;
 mod bookings;
 mod errors;
+mod matching;
 mod ops;

@@ -75,7 +75,7 @@ const MAX_PASSWORD_CHARS: usize = 256;
 /// Register a customer or helper account.
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, body = UserDto), (status = 409, body = Problem, description = "email_taken"),
-              (status = 422, body = Problem, description = "invalid_email, weak_password, role_not_allowed, ...")))]
+              (status = 400, body = Problem, description = "invalid_email, weak_password, role_not_allowed, ...")))]
 async fn register(
     State(app): State<AppState>,
     Body(req): Body<RegisterRequest>,
@@ -84,7 +84,7 @@ async fn register(
     let name = PersonName::parse(&req.name)?;
     let role: Role = req.role.parse()?;
     if role == Role::Operator {
-        return Err(ApiError::unprocessable(
+        return Err(ApiError::invalid(
             "role_not_allowed",
             "Operator accounts are created with `quartier admin create-operator`; register as customer or helper.",
         ));
@@ -97,7 +97,7 @@ async fn register(
         .unwrap_or_default();
     let n = req.password.chars().count();
     if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) {
-        return Err(ApiError::unprocessable(
+        return Err(ApiError::invalid(
             "weak_password",
             format!(
                 "The password must have {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters."
@@ -356,7 +356,7 @@ pub struct UpdateMe {
 
 /// Change name, language or time zone.
 #[utoipa::path(patch, path = "/v1/me", tag = "auth", request_body = UpdateMe, security(("bearer" = [])),
-    responses((status = 200, body = UserDto), (status = 422, body = Problem)))]
+    responses((status = 200, body = UserDto), (status = 400, body = Problem)))]
 async fn update_me(
     State(app): State<AppState>,
     caller: Caller,
@@ -371,7 +371,7 @@ async fn update_me(
     if let Some(tz) = &req.time_zone
         && jiff::tz::TimeZone::get(tz).is_err()
     {
-        return Err(ApiError::unprocessable(
+        return Err(ApiError::invalid(
             "invalid_time_zone",
             format!("`{tz}` is not an IANA time zone such as Europe/Zurich."),
         ));

@@ -11,7 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use quartier_booking::{Action, Actor, Notice, Party, State as BookingState};
 use quartier_domain::{BookingId, Role, Skill, UserId};
 use quartier_notifications::BookingNoticeData;
-use quartier_store::{StoreError, Tx, bookings, catalog, helpers, outbox, users};
+use quartier_store::{StoreError, Tx, availability, bookings, catalog, helpers, outbox, users};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -202,8 +202,8 @@ async fn queue_notices(
 /// (travel buffers included): the database refuses overlaps with 409 `slot_taken`.
 #[utoipa::path(post, path = "/v1/bookings", tag = "bookings", request_body = BookingRequest, security(("bearer" = [])),
     responses((status = 201, body = BookingDto),
-              (status = 409, body = Problem, description = "slot_taken"),
-              (status = 422, body = Problem, description = "unknown_service, helper_required, unknown_helper, helper_lacks_skill, start_too_soon, invalid_address")))]
+              (status = 409, body = Problem, description = "slot_taken, slot_unavailable"),
+              (status = 400, body = Problem, description = "unknown_service, helper_required, unknown_helper, helper_lacks_skill, start_too_soon, invalid_address")))]
 async fn create_booking(
     State(app): State<AppState>,
     caller: Caller,
@@ -212,7 +212,7 @@ async fn create_booking(
     caller.require(Role::Customer)?;
     let address = req.address.trim();
     if !(5..=300).contains(&address.chars().count()) {
-        return Err(ApiError::unprocessable(
+        return Err(ApiError::invalid(
             "invalid_address",
             "Give the full address (street, number, postcode, town), 5 to 300 characters.",
         ));
@@ -221,20 +221,18 @@ async fn create_booking(
         .helper_id
         .as_deref()
         .ok_or_else(|| {
-            ApiError::unprocessable(
+            ApiError::invalid(
                 "helper_required",
                 "Choose a helper (`helper_id`); GET /v1/helpers?skill= lists them.",
             )
         })?
         .parse()
-        .map_err(|_| {
-            ApiError::unprocessable("unknown_helper", "There is no helper with that id.")
-        })?;
+        .map_err(|_| ApiError::invalid("unknown_helper", "There is no helper with that id."))?;
     let cfg = app.config();
     let now = now_ms();
     let earliest = now + i64::from(cfg.min_notice_minutes) * 60_000;
     if req.start.as_millisecond() < earliest {
-        return Err(ApiError::unprocessable(
+        return Err(ApiError::invalid(
             "start_too_soon",
             format!(
                 "A visit must start at least {} minutes from now.",
@@ -245,7 +243,7 @@ async fn create_booking(
 
     let mut tx = app.store().begin().await?;
     let service = catalog::get(&mut tx, &req.service).await?.ok_or_else(|| {
-        ApiError::unprocessable(
+        ApiError::invalid(
             "unknown_service",
             format!(
                 "`{}` is not in the catalogue; see GET /v1/catalog.",
@@ -254,16 +252,14 @@ async fn create_booking(
         )
     })?;
     let quote = quartier_pricing::quote(&service, req.extra_units)
-        .map_err(|e| ApiError::unprocessable("invalid_extra_units", e.to_string()))?;
+        .map_err(|e| ApiError::invalid("invalid_extra_units", e.to_string()))?;
     let profile = helpers::get(&mut tx, &helper_id.to_string())
         .await?
-        .ok_or_else(|| {
-            ApiError::unprocessable("unknown_helper", "There is no helper with that id.")
-        })?;
+        .ok_or_else(|| ApiError::invalid("unknown_helper", "There is no helper with that id."))?;
     let skill = Skill::parse(&service.skill)?;
     let skills: Vec<String> = serde_json::from_str(&profile.skills).unwrap_or_default();
     if !skills.iter().any(|s| s == skill.as_str()) {
-        return Err(ApiError::unprocessable(
+        return Err(ApiError::invalid(
             "helper_lacks_skill",
             format!("This helper does not offer `{}`.", service.skill),
         ));
@@ -276,9 +272,39 @@ async fn create_booking(
     let end = req
         .start
         .checked_add(SignedDuration::from_mins(i64::from(quote.duration_minutes)))
-        .map_err(|_| ApiError::unprocessable("invalid_start", "The start is out of range."))?
+        .map_err(|_| ApiError::invalid("invalid_start", "The start is out of range."))?
         .as_millisecond();
-    let buffer = i64::from(cfg.travel_buffer_minutes) * 60_000;
+    // The start must be one of the helper's free starts (their hours, notice, daily limit, and
+    // the buffers around their other visits). The database still has the last word on overlaps.
+    let free = app
+        .matcher()
+        .read(|i| {
+            i.free_starts(
+                helper_id,
+                req.start,
+                req.start
+                    .checked_add(SignedDuration::from_mins(i64::from(quote.duration_minutes)))
+                    .unwrap_or(req.start),
+                quote.duration_minutes,
+                Timestamp::now(),
+            )
+        })
+        .unwrap_or_default();
+    if !free.contains(&req.start) {
+        return Err(ApiError::conflict(
+            "slot_unavailable",
+            format!(
+                "The helper is not free at that time. GET /v1/helpers/{helper_id}/slots?service={}&from=...&to=... lists free starts.",
+                service.slug
+            ),
+        ));
+    }
+    let schedule = availability::schedule(&mut tx, &profile.user_id).await?;
+    let minutes = |m: Option<i64>| m.unwrap_or(i64::from(cfg.travel_buffer_minutes)) * 60_000;
+    let (before, after) = (
+        minutes(schedule.as_ref().map(|s| s.buffer_before_minutes)),
+        minutes(schedule.as_ref().map(|s| s.buffer_after_minutes)),
+    );
     let row = bookings::BookingRow {
         id: BookingId::new().to_string(),
         customer_id: customer.id.clone(),
@@ -288,8 +314,8 @@ async fn create_booking(
         address: address.to_owned(),
         starts_at: start,
         ends_at: end,
-        blocked_from: start - buffer,
-        blocked_to: end + buffer,
+        blocked_from: start - before,
+        blocked_to: end + after,
         time_zone: customer.time_zone.clone(),
         state: BookingState::Requested.as_str().into(),
         price_rappen: quote.total.rappen(),
@@ -313,8 +339,10 @@ async fn create_booking(
     )
     .await?;
     queue_notices(&mut tx, &app, &row, quartier_booking::ON_REQUEST).await?;
+    availability::record_change(&mut tx, &row.helper_id, now).await?;
     let events = bookings::events(&mut tx, &row.id).await?;
     tx.commit().await.map_err(StoreError::from)?;
+    app.refresh_helper(&row.helper_id).await;
     app.wake_outbox();
     tracing::info!(booking.id = %row.id, "booking requested");
     Ok((
@@ -476,10 +504,10 @@ async fn transition(
         .action
         .parse()
         .map_err(|e: quartier_booking::BookingError| {
-            ApiError::unprocessable("unknown_action", e.to_string())
+            ApiError::invalid("unknown_action", e.to_string())
         })?;
     if req.reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
-        return Err(ApiError::unprocessable(
+        return Err(ApiError::invalid(
             "reason_too_long",
             "A reason can have at most 500 characters.",
         ));
@@ -522,8 +550,10 @@ async fn transition(
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("booking vanished")))?;
     queue_notices(&mut tx, &app, &updated, step.notify).await?;
+    availability::record_change(&mut tx, &updated.helper_id, now).await?;
     let events = bookings::events(&mut tx, &b.id).await?;
     tx.commit().await.map_err(StoreError::from)?;
+    app.refresh_helper(&updated.helper_id).await;
     app.wake_outbox();
     tracing::info!(booking.id = %updated.id, action = action.as_str(), to = step.to.as_str(), "booking moved");
     Ok(Json(to_dto(updated, &caller, Some(events))))

@@ -138,7 +138,7 @@ async fn get_own_profile(
 /// Set skills, home location, travel radius, bio and languages.
 #[utoipa::path(put, path = "/v1/helper/profile", tag = "helpers", request_body = ProfileRequest, security(("bearer" = [])),
     responses((status = 200, body = OwnProfile), (status = 403, body = Problem),
-              (status = 422, body = Problem, description = "unknown_skill, invalid_coordinates, invalid_radius, ...")))]
+              (status = 400, body = Problem, description = "unknown_skill, invalid_coordinates, invalid_radius, ...")))]
 async fn put_profile(
     State(app): State<AppState>,
     caller: Caller,
@@ -147,22 +147,19 @@ async fn put_profile(
     caller.require(Role::Helper)?;
     let home = GeoPoint::new(req.home.lat, req.home.lon)?;
     if !(1..=15).contains(&req.travel_radius_km) {
-        return Err(ApiError::unprocessable(
+        return Err(ApiError::invalid(
             "invalid_radius",
             "The travel radius must be 1 to 15 km.",
         ));
     }
     if req.bio.chars().count() > 1000 {
-        return Err(ApiError::unprocessable(
+        return Err(ApiError::invalid(
             "bio_too_long",
             "The bio can have at most 1000 characters.",
         ));
     }
     if req.skills.is_empty() || req.skills.len() > 20 {
-        return Err(ApiError::unprocessable(
-            "invalid_skills",
-            "List 1 to 20 skills.",
-        ));
+        return Err(ApiError::invalid("invalid_skills", "List 1 to 20 skills."));
     }
     let mut conn = app
         .store()
@@ -180,7 +177,7 @@ async fn put_profile(
     for s in &req.skills {
         let skill = Skill::parse(s)?;
         if !known.contains(skill.as_str()) {
-            return Err(ApiError::unprocessable(
+            return Err(ApiError::invalid(
                 "unknown_skill",
                 format!(
                     "`{s}` is not a skill any service needs; known skills: {}.",
@@ -207,10 +204,12 @@ async fn put_profile(
     };
     let mut tx = app.store().begin().await?;
     helpers::upsert(&mut tx, &row).await?;
+    quartier_store::availability::record_change(&mut tx, &row.user_id, row.updated_at).await?;
     let saved = helpers::get(&mut tx, &row.user_id).await?.ok_or_else(|| {
         ApiError::internal(anyhow::anyhow!("profile vanished in its own transaction"))
     })?;
     tx.commit().await.map_err(StoreError::from)?;
+    app.refresh_helper(&row.user_id).await;
     Ok(Json(saved.into()))
 }
 

@@ -4,4 +4,5 @@ pub mod auth;
 pub mod bookings;
 pub mod catalog;
 pub mod helpers;
+pub mod matching;
 pub mod ops;

@@ -1,0 +1,460 @@
+//! The in-memory index of helpers and the ranked, explained search over it.
+//!
+//! Invariants: a helper's home location stays inside this module (results carry a
+//! [`DistanceBucket`], never metres or coordinates); the indexed search returns exactly what the
+//! brute-force scan [`MatchIndex::search_brute_force`] returns, in the same order.
+//!
+//! Layout: helpers live in a slab; a map from H3 resolution-7 cells to the slab slots of the
+//! helpers living in them gives the spatial prefilter. Distances use unit vectors (n-vectors):
+//! `dot(a, b) >= cos(r / R)` is exact for "within r" and costs a few multiplications.
+
+use std::collections::HashMap;
+
+use h3o::{CellIndex, LatLng, Resolution};
+use jiff::Timestamp;
+use quartier_domain::{GeoPoint, Locale, UserId};
+
+use crate::DistanceBucket;
+use crate::availability::{Booking, Calendar, Schedule, ZoneTable};
+
+/// Mean Earth radius in metres (the same sphere as `GeoPoint::distance_m`).
+const EARTH_RADIUS_M: f64 = 6_371_008.8;
+/// The index resolution: cells of about 5 km², so a 15 km disk is about 270 cells.
+const INDEX_RES: Resolution = Resolution::Seven;
+/// The longest travel radius a helper can choose.
+pub const MAX_RADIUS_KM: u8 = 15;
+
+/// Everything the index needs to know about one helper.
+#[derive(Debug, Clone)]
+pub struct HelperRecord {
+    /// The helper.
+    pub id: UserId,
+    /// Private home location.
+    pub home: GeoPoint,
+    /// Travel radius, 1..=15 km.
+    pub radius_km: u8,
+    /// Skill names.
+    pub skills: Vec<String>,
+    /// Languages spoken.
+    pub languages: Vec<Locale>,
+    /// When the helper works.
+    pub schedule: Schedule,
+    /// Active bookings (busy time).
+    pub bookings: Vec<Booking>,
+    /// Track record for ranking.
+    pub stats: HelperStats,
+}
+
+/// A helper's track record, as counted by the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct HelperStats {
+    /// Sum of ratings received (1-5 each).
+    pub rating_sum: u32,
+    /// Number of ratings received.
+    pub rating_count: u32,
+    /// Jobs completed.
+    pub completed: u32,
+    /// Jobs the helper let down (cancelled late, declined after accepting, no-show).
+    pub let_down: u32,
+    /// Requests offered to the helper in the last 7 days.
+    pub recent_offers: u32,
+}
+
+/// A search for helpers.
+#[derive(Debug, Clone)]
+pub struct Query {
+    /// The customer's place.
+    pub place: GeoPoint,
+    /// The skill the job needs.
+    pub skill: String,
+    /// Earliest start.
+    pub from: Timestamp,
+    /// The job must end by then.
+    pub to: Timestamp,
+    /// Length of the job.
+    pub duration_minutes: u32,
+    /// Only helpers at most this far (km), on top of their own travel radius.
+    pub max_distance_km: Option<f64>,
+    /// The customer's language, to prefer helpers who speak it.
+    pub locale: Option<Locale>,
+    /// How many results.
+    pub limit: usize,
+    /// The present (for minimum notice).
+    pub now: Timestamp,
+}
+
+/// One component of a ranking score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Component {
+    /// `distance`, `skill_fit`, `rating`, `reliability` or `fairness`.
+    pub name: &'static str,
+    /// The helper's value, 0..=1 (higher is better).
+    pub value: f64,
+    /// The weight of this component; the weights sum to 1.
+    pub weight: f64,
+}
+
+/// A ranked helper.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Match {
+    /// The helper.
+    pub helper: UserId,
+    /// How far, as customers may see it.
+    pub distance: DistanceBucket,
+    /// Earliest free start inside the window.
+    pub earliest_start: Timestamp,
+    /// Weighted sum of the components, 0..=1.
+    pub score: f64,
+    /// Why this rank: every component with its weight.
+    pub explanation: Vec<Component>,
+}
+
+/// The ranking weights, in the order the explanation lists them.
+pub const WEIGHTS: [(&str, f64); 5] = [
+    ("distance", 0.35),
+    ("skill_fit", 0.15),
+    ("rating", 0.20),
+    ("reliability", 0.15),
+    ("fairness", 0.15),
+];
+
+struct Entry {
+    id: UserId,
+    nvec: [f64; 3],
+    cos_reach: f64,
+    cell: CellIndex,
+    skills: u64,
+    languages: u8,
+    calendar: Calendar,
+    stats: HelperStats,
+}
+
+/// The index. Not thread-safe by itself: the API wraps it in a lock.
+pub struct MatchIndex {
+    table: ZoneTable,
+    skills: HashMap<String, u8>,
+    slab: Vec<Option<Entry>>,
+    free: Vec<u32>,
+    by_id: HashMap<UserId, u32>,
+    cells: HashMap<CellIndex, Vec<u32>>,
+}
+
+fn nvec(p: GeoPoint) -> [f64; 3] {
+    let (lat, lon) = (p.lat().to_radians(), p.lon().to_radians());
+    [lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin()]
+}
+
+fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+fn cos_of_km(km: f64) -> f64 {
+    (km * 1000.0 / EARTH_RADIUS_M).cos()
+}
+
+fn metres_of_dot(d: f64) -> f64 {
+    d.clamp(-1.0, 1.0).acos() * EARTH_RADIUS_M
+}
+
+fn cell_of(p: GeoPoint) -> Option<CellIndex> {
+    // A GeoPoint is always finite and in range, which is all LatLng::new checks.
+    LatLng::new(p.lat(), p.lon())
+        .ok()
+        .map(|ll| ll.to_cell(INDEX_RES))
+}
+
+/// The grid distance k whose disk around the query's cell holds every point within `km`:
+/// every point outside the k-disk lies at least e·(1.5k + 0.5) from the cell centre, and the
+/// query lies at most e from it (with 10% margins for H3's irregular hexagons).
+fn disk_k(cell: CellIndex, km: f64) -> u32 {
+    let lengths: Vec<f64> = cell.edges().map(|e| e.length_km()).collect();
+    let e_min = lengths.iter().copied().fold(f64::INFINITY, f64::min) * 0.9;
+    let e_max = lengths.iter().copied().fold(0.0, f64::max) * 1.1;
+    let k = (((km + e_max) / e_min - 0.5) / 1.5).ceil();
+    if k.is_finite() && k > 0.0 {
+        k as u32
+    } else {
+        1
+    }
+}
+
+impl MatchIndex {
+    /// An empty index whose calendars cover `days` local dates from `first` in `zone`.
+    pub fn new(zone: &jiff::tz::TimeZone, first: jiff::civil::Date, days: u16) -> Self {
+        Self {
+            table: ZoneTable::new(zone, first, days),
+            skills: HashMap::new(),
+            slab: Vec::new(),
+            free: Vec::new(),
+            by_id: HashMap::new(),
+            cells: HashMap::new(),
+        }
+    }
+
+    /// Number of helpers indexed.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether no helper is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// First local date the calendars cover.
+    pub fn horizon(&self) -> (jiff::civil::Date, u16) {
+        (self.table.first(), self.table.days())
+    }
+
+    /// Approximate memory held by the calendars and the spatial map, in bytes.
+    pub fn heap_bytes(&self) -> usize {
+        let entries: usize = self
+            .slab
+            .iter()
+            .flatten()
+            .map(|e| std::mem::size_of::<Entry>() + e.calendar.heap_bytes())
+            .sum();
+        let cells: usize = self.cells.values().map(|v| v.capacity() * 4 + 48).sum();
+        entries + cells + self.by_id.capacity() * 24
+    }
+
+    fn skill_bits(&mut self, skills: &[String]) -> u64 {
+        let mut bits = 0u64;
+        for s in skills {
+            let next = u8::try_from(self.skills.len()).unwrap_or(63).min(63);
+            let bit = *self.skills.entry(s.clone()).or_insert(next);
+            bits |= 1u64 << bit;
+        }
+        bits
+    }
+
+    /// Adds a helper or replaces what the index knows about them.
+    pub fn upsert(&mut self, h: &HelperRecord) {
+        self.remove(h.id);
+        let skills = self.skill_bits(&h.skills);
+        let languages = h.languages.iter().fold(0u8, |acc, l| acc | lang_bit(*l));
+        let Some(cell) = cell_of(h.home) else { return };
+        let entry = Entry {
+            id: h.id,
+            nvec: nvec(h.home),
+            cos_reach: cos_of_km(f64::from(h.radius_km.clamp(1, MAX_RADIUS_KM))),
+            cell,
+            skills,
+            languages,
+            calendar: Calendar::build(&h.schedule, &h.bookings, &self.table),
+            stats: h.stats,
+        };
+        let slot = match self.free.pop() {
+            Some(s) => {
+                if let Some(place) = self.slab.get_mut(s as usize) {
+                    *place = Some(entry);
+                }
+                s
+            }
+            None => {
+                self.slab.push(Some(entry));
+                u32::try_from(self.slab.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        self.by_id.insert(h.id, slot);
+        self.cells.entry(cell).or_default().push(slot);
+    }
+
+    /// Forgets a helper (no profile any more, suspended, erased).
+    pub fn remove(&mut self, id: UserId) {
+        let Some(slot) = self.by_id.remove(&id) else {
+            return;
+        };
+        if let Some(entry) = self.slab.get_mut(slot as usize).and_then(Option::take) {
+            if let Some(list) = self.cells.get_mut(&entry.cell) {
+                list.retain(|s| *s != slot);
+                if list.is_empty() {
+                    self.cells.remove(&entry.cell);
+                }
+            }
+            self.free.push(slot);
+        }
+    }
+
+    /// Free starts of one helper inside a window (for the slots endpoint). `None` if not indexed.
+    pub fn free_starts(
+        &self,
+        id: UserId,
+        from: Timestamp,
+        to: Timestamp,
+        duration_minutes: u32,
+        now: Timestamp,
+    ) -> Option<Vec<Timestamp>> {
+        let slot = *self.by_id.get(&id)?;
+        let e = self.slab.get(slot as usize)?.as_ref()?;
+        Some(e.calendar.free_starts(from, to, duration_minutes, now))
+    }
+
+    fn consider(&self, e: &Entry, q: &Query, p: &Prepared) -> Option<Match> {
+        if e.skills & p.skill == 0 {
+            return None;
+        }
+        // Reach: the customer's area cell lies in the helper's service area.
+        if dot(p.area, e.nvec) < e.cos_reach {
+            return None;
+        }
+        let d = dot(p.place, e.nvec);
+        if d < p.cos_max {
+            return None;
+        }
+        let start = e
+            .calendar
+            .earliest_start(q.from, q.to, q.duration_minutes, q.now)?;
+        let metres = metres_of_dot(d);
+        let speaks = q.locale.is_none_or(|l| e.languages & lang_bit(l) != 0);
+        let s = e.stats;
+        let rating = (f64::from(s.rating_sum) + 4.0 * 5.0) / (f64::from(s.rating_count) + 5.0);
+        let values = [
+            (1.0 - metres / (f64::from(MAX_RADIUS_KM) * 1000.0)).clamp(0.0, 1.0),
+            if speaks { 1.0 } else { 0.7 },
+            ((rating - 1.0) / 4.0).clamp(0.0, 1.0),
+            (f64::from(s.completed) + 0.9 * 5.0) / (f64::from(s.completed + s.let_down) + 5.0),
+            1.0 / (1.0 + f64::from(s.recent_offers) / 3.0),
+        ];
+        let explanation: Vec<Component> = WEIGHTS
+            .iter()
+            .zip(values)
+            .map(|(&(name, weight), value)| Component {
+                name,
+                value,
+                weight,
+            })
+            .collect();
+        let score = explanation.iter().map(|c| c.value * c.weight).sum();
+        Some(Match {
+            helper: e.id,
+            distance: DistanceBucket::of_metres(metres),
+            earliest_start: start,
+            score,
+            explanation,
+        })
+    }
+
+    fn finish(mut found: Vec<Match>, limit: usize) -> Vec<Match> {
+        found.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.earliest_start.cmp(&b.earliest_start))
+                .then(a.helper.uuid().cmp(&b.helper.uuid()))
+        });
+        found.truncate(limit);
+        found
+    }
+
+    fn prepare(&self, q: &Query) -> Option<Prepared> {
+        let bit = *self.skills.get(&q.skill)?;
+        let max_km = q
+            .max_distance_km
+            .unwrap_or(f64::from(MAX_RADIUS_KM))
+            .clamp(0.0, f64::from(MAX_RADIUS_KM));
+        let area = area_cell(q.place)
+            .map(LatLng::from)
+            .and_then(|ll| GeoPoint::new(ll.lat(), ll.lng()).ok())?;
+        Some(Prepared {
+            place: nvec(q.place),
+            area: nvec(area),
+            skill: 1u64 << bit,
+            cos_max: cos_of_km(max_km),
+            max_km,
+        })
+    }
+
+    /// The best `q.limit` helpers who reach the place, have the skill and a free start of the
+    /// job's length inside the window, ranked by score (then earliest start, then id).
+    pub fn search(&self, q: &Query) -> Vec<Match> {
+        let Some(p) = self.prepare(q) else {
+            return Vec::new();
+        };
+        let Some(centre) = cell_of(q.place) else {
+            return Vec::new();
+        };
+        // The area cell's centre is within half a res-8 cell of the place: widen the disk by 1 km.
+        let k = disk_k(centre, p.max_km + 1.0);
+        let mut found = Vec::new();
+        for cell in centre.grid_disk::<Vec<_>>(k) {
+            let Some(slots) = self.cells.get(&cell) else {
+                continue;
+            };
+            for &slot in slots {
+                if let Some(Some(e)) = self.slab.get(slot as usize)
+                    && let Some(m) = self.consider(e, q, &p)
+                {
+                    found.push(m);
+                }
+            }
+        }
+        Self::finish(found, q.limit)
+    }
+
+    /// The same search by scanning every helper: the reference the index must agree with.
+    pub fn search_brute_force(&self, q: &Query) -> Vec<Match> {
+        let Some(p) = self.prepare(q) else {
+            return Vec::new();
+        };
+        let found = self
+            .slab
+            .iter()
+            .flatten()
+            .filter_map(|e| self.consider(e, q, &p))
+            .collect();
+        Self::finish(found, q.limit)
+    }
+}
+
+struct Prepared {
+    place: [f64; 3],
+    area: [f64; 3],
+    skill: u64,
+    cos_max: f64,
+    max_km: f64,
+}
+
+/// The resolution of service-area cells: about 0.7 km² each.
+pub const AREA_RES: Resolution = Resolution::Eight;
+
+fn area_cell(p: GeoPoint) -> Option<CellIndex> {
+    LatLng::new(p.lat(), p.lon())
+        .ok()
+        .map(|ll| ll.to_cell(AREA_RES))
+}
+
+/// A helper's service area: the resolution-8 cells whose centre lies within `radius_km` of home
+/// (always including the home cell), compacted to coarser cells where whole parents are covered.
+pub fn service_area(home: GeoPoint, radius_km: u8) -> Vec<CellIndex> {
+    let Some(home_cell) = area_cell(home) else {
+        return Vec::new();
+    };
+    let km = f64::from(radius_km.clamp(1, MAX_RADIUS_KM));
+    let hv = nvec(home);
+    let cos_r = cos_of_km(km);
+    let mut cells: Vec<CellIndex> = home_cell
+        .grid_disk::<Vec<_>>(disk_k(home_cell, km))
+        .into_iter()
+        .filter(|c| {
+            *c == home_cell || {
+                let ll = LatLng::from(*c);
+                GeoPoint::new(ll.lat(), ll.lng()).is_ok_and(|g| dot(hv, nvec(g)) >= cos_r)
+            }
+        })
+        .collect();
+    cells.sort_unstable();
+    cells.dedup();
+    if CellIndex::compact(&mut cells).is_err() {
+        cells.sort_unstable();
+    }
+    cells
+}
+
+fn lang_bit(l: Locale) -> u8 {
+    match l {
+        Locale::De => 1,
+        Locale::Fr => 2,
+        Locale::It => 4,
+        Locale::En => 8,
+    }
+}
