@@ -37,6 +37,18 @@ impl DistanceBucket {
         }
     }
 
+    /// The distance component of a ranking score: nearer buckets score higher. Scores come from
+    /// the bucket so that a score never reveals more than the bucket does.
+    pub fn score(self) -> f64 {
+        match self {
+            Self::Under1Km => 1.0,
+            Self::From1To2Km => 0.85,
+            Self::From2To5Km => 0.6,
+            Self::From5To10Km => 0.3,
+            Self::Over10Km => 0.1,
+        }
+    }
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -310,7 +310,8 @@ impl MatchIndex {
         let s = e.stats;
         let rating = (f64::from(s.rating_sum) + 4.0 * 5.0) / (f64::from(s.rating_count) + 5.0);
         let values = [
-            (1.0 - metres / (f64::from(MAX_RADIUS_KM) * 1000.0)).clamp(0.0, 1.0),
+            // From the bucket, not the metres: an exact score would reveal the exact distance.
+            DistanceBucket::of_metres(metres).score(),
             if speaks { 1.0 } else { 0.7 },
             ((rating - 1.0) / 4.0).clamp(0.0, 1.0),
             (f64::from(s.completed) + 0.9 * 5.0) / (f64::from(s.completed + s.let_down) + 5.0),
@@ -456,5 +457,242 @@ fn lang_bit(l: Locale) -> u8 {
         Locale::Fr => 2,
         Locale::It => 4,
         Locale::En => 8,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::civil::{Date, Weekday};
+    use jiff::tz::TimeZone;
+
+    use super::*;
+    use crate::availability::WeeklyRule;
+
+    /// SplitMix64: a tiny deterministic generator for synthetic worlds.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        fn unit(&mut self) -> f64 {
+            (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    const SKILLS: [&str; 4] = ["wifi", "tv", "router", "apps"];
+    const DAYS: [Weekday; 7] = [
+        Weekday::Monday,
+        Weekday::Tuesday,
+        Weekday::Wednesday,
+        Weekday::Thursday,
+        Weekday::Friday,
+        Weekday::Saturday,
+        Weekday::Sunday,
+    ];
+
+    fn zurich() -> TimeZone {
+        TimeZone::get("Europe/Zurich").expect("zone")
+    }
+
+    fn world(n: usize, seed: u64) -> (MatchIndex, Date) {
+        let first = Date::new(2026, 3, 20).expect("date");
+        let mut index = MatchIndex::new(&zurich(), first, 28);
+        let mut rng = Rng(seed);
+        for _ in 0..n {
+            let lat = 47.3769 + (rng.unit() - 0.5) * 0.4;
+            let lon = 8.5417 + (rng.unit() - 0.5) * 0.6;
+            let rules = (0..rng.below(6) + 1)
+                .map(|_| {
+                    let start = (rng.below(80) * 15) as u16;
+                    WeeklyRule {
+                        weekday: DAYS[rng.below(7) as usize],
+                        start_min: start,
+                        end_min: (start + 60 + (rng.below(32) * 15) as u16).min(1440),
+                    }
+                })
+                .collect();
+            let base = first.to_zoned(zurich()).expect("zoned").timestamp();
+            let bookings = (0..rng.below(12))
+                .map(|_| {
+                    let start = base
+                        .checked_add(jiff::SignedDuration::from_mins(
+                            (rng.below(28 * 96) * 15) as i64,
+                        ))
+                        .expect("ts");
+                    Booking {
+                        start,
+                        end: start
+                            .checked_add(jiff::SignedDuration::from_mins(
+                                60 + (rng.below(8) * 15) as i64,
+                            ))
+                            .expect("ts"),
+                    }
+                })
+                .collect();
+            let skills: Vec<String> = SKILLS
+                .iter()
+                .filter(|_| rng.below(2) == 0)
+                .map(|s| (*s).to_owned())
+                .collect();
+            index.upsert(&HelperRecord {
+                id: UserId::new(),
+                home: GeoPoint::new(lat, lon).expect("point"),
+                radius_km: (rng.below(15) + 1) as u8,
+                skills,
+                languages: vec![
+                    [Locale::De, Locale::Fr, Locale::It, Locale::En][rng.below(4) as usize],
+                ],
+                schedule: Schedule {
+                    zone: zurich(),
+                    rules,
+                    exceptions: Vec::new(),
+                    holidays: Vec::new(),
+                    paused: rng.below(20) == 0,
+                    min_notice_minutes: 60,
+                    max_jobs_per_day: if rng.below(3) == 0 { Some(2) } else { None },
+                    buffer_before_minutes: 15,
+                    buffer_after_minutes: 15,
+                },
+                bookings,
+                stats: HelperStats {
+                    rating_sum: rng.below(50) as u32,
+                    rating_count: rng.below(12) as u32,
+                    completed: rng.below(30) as u32,
+                    let_down: rng.below(3) as u32,
+                    recent_offers: rng.below(10) as u32,
+                },
+            });
+        }
+        (index, first)
+    }
+
+    fn random_query(rng: &mut Rng, first: Date) -> Query {
+        let base = first.to_zoned(zurich()).expect("zoned").timestamp();
+        let from = base
+            .checked_add(jiff::SignedDuration::from_mins(
+                (rng.below(25 * 96) * 15) as i64,
+            ))
+            .expect("ts");
+        let to = from
+            .checked_add(jiff::SignedDuration::from_mins(
+                60 + (rng.below(4 * 96) * 15) as i64,
+            ))
+            .expect("ts");
+        Query {
+            place: GeoPoint::new(
+                47.3769 + (rng.unit() - 0.5) * 0.5,
+                8.5417 + (rng.unit() - 0.5) * 0.7,
+            )
+            .expect("point"),
+            skill: SKILLS[rng.below(4) as usize].to_owned(),
+            from,
+            to,
+            duration_minutes: [45, 60, 90, 120][rng.below(4) as usize],
+            max_distance_km: if rng.below(2) == 0 {
+                Some(1.0 + rng.unit() * 14.0)
+            } else {
+                None
+            },
+            locale: Some(Locale::De),
+            limit: [1, 10, 50][rng.below(3) as usize],
+            now: base,
+        }
+    }
+
+    #[test]
+    fn the_index_agrees_with_a_brute_force_scan_on_1000_random_queries() {
+        let (index, first) = world(3_000, 7);
+        let mut rng = Rng(99);
+        let mut non_empty = 0;
+        for i in 0..1_000 {
+            let q = random_query(&mut rng, first);
+            let fast = index.search(&q);
+            let slow = index.search_brute_force(&q);
+            assert_eq!(fast, slow, "query {i} differs: {q:?}");
+            non_empty += usize::from(!fast.is_empty());
+        }
+        assert!(
+            non_empty > 300,
+            "the queries must actually find helpers ({non_empty} of 1000 did)"
+        );
+    }
+
+    #[test]
+    fn results_are_ranked_by_score_and_explained() {
+        let (index, first) = world(2_000, 11);
+        let mut rng = Rng(5);
+        for _ in 0..50 {
+            let q = random_query(&mut rng, first);
+            let found = index.search(&q);
+            assert!(found.len() <= q.limit);
+            for w in found.windows(2) {
+                assert!(w[0].score >= w[1].score);
+            }
+            for m in &found {
+                let sum: f64 = m.explanation.iter().map(|c| c.value * c.weight).sum();
+                assert!((sum - m.score).abs() < 1e-12);
+                assert!(m.earliest_start >= q.from && m.earliest_start < q.to);
+            }
+        }
+    }
+
+    #[test]
+    fn removing_and_moving_helpers_updates_the_index() {
+        let (mut index, first) = world(500, 3);
+        let mut rng = Rng(1);
+        let q = loop {
+            let q = random_query(&mut rng, first);
+            if !index.search(&q).is_empty() {
+                break q;
+            }
+        };
+        let top = index.search(&q)[0].helper;
+        index.remove(top);
+        assert!(index.search(&q).iter().all(|m| m.helper != top));
+        assert_eq!(index.search(&q), index.search_brute_force(&q));
+        assert_eq!(index.len(), 499);
+    }
+
+    #[test]
+    fn a_service_area_holds_the_cells_within_the_radius() {
+        let home = GeoPoint::new(47.3769, 8.5417).expect("point");
+        let small = service_area(home, 1);
+        let large = service_area(home, 5);
+        let count = |cells: &[CellIndex]| -> usize {
+            CellIndex::uncompact(cells.iter().copied(), AREA_RES).count()
+        };
+        // A res-8 cell is about 0.7 km²: a 1 km disk is about 4.5 cells, a 5 km disk about 110.
+        assert!((3..=10).contains(&count(&small)), "{}", count(&small));
+        assert!((90..=135).contains(&count(&large)), "{}", count(&large));
+        assert!(large.len() < count(&large), "compacted");
+    }
+
+    #[test]
+    fn the_k_disk_covers_the_radius() {
+        let home = GeoPoint::new(47.3769, 8.5417).expect("point");
+        let cell = cell_of(home).expect("cell");
+        let mut rng = Rng(17);
+        for _ in 0..2_000 {
+            // A random point within 15 km must fall in the disk.
+            let bearing = rng.unit() * std::f64::consts::TAU;
+            let d = rng.unit() * 15.0;
+            let p = GeoPoint::new(
+                home.lat() + d / 111.2 * bearing.cos(),
+                home.lon() + d / (111.2 * home.lat().to_radians().cos()) * bearing.sin(),
+            )
+            .expect("point");
+            if home.distance_m(p) > 15_000.0 {
+                continue;
+            }
+            let disk: Vec<CellIndex> = cell.grid_disk(disk_k(cell, 15.0));
+            assert!(disk.contains(&cell_of(p).expect("cell")));
+        }
     }
 }

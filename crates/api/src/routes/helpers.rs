@@ -61,6 +61,9 @@ pub struct OwnProfile {
     bio: String,
     languages: Vec<String>,
     updated_at: jiff::Timestamp,
+    /// The H3 cells the travel radius covers (resolution 8, compacted to coarser cells where a
+    /// whole parent is covered). Customers in these cells can book this helper.
+    service_area: Vec<String>,
 }
 
 /// A helper as customers see them: no home location, no exact distance.
@@ -100,6 +103,17 @@ impl From<helpers::ProfileRow> for OwnProfile {
                 lat: p.home_lat,
                 lon: p.home_lon,
             },
+            service_area: GeoPoint::new(p.home_lat, p.home_lon)
+                .map(|home| {
+                    quartier_matching::search::service_area(
+                        home,
+                        u8::try_from(p.travel_radius_km).unwrap_or(1),
+                    )
+                    .into_iter()
+                    .map(|c| c.to_string())
+                    .collect()
+                })
+                .unwrap_or_default(),
             updated_at: jiff::Timestamp::from_millisecond(p.updated_at).unwrap_or_default(),
             id: p.user_id,
             name: p.name,
