@@ -129,6 +129,23 @@ struct Entry {
     stats: HelperStats,
 }
 
+impl Entry {
+    /// The indexed form of a helper whose skills are already numbered; `None` if the home has no
+    /// cell.
+    fn build(h: &HelperRecord, skills: u64, table: &ZoneTable) -> Option<Entry> {
+        Some(Entry {
+            id: h.id,
+            nvec: nvec(h.home),
+            cos_reach: cos_of_km(f64::from(h.radius_km.clamp(1, MAX_RADIUS_KM))),
+            cell: cell_of(h.home)?,
+            skills,
+            languages: h.languages.iter().fold(0u8, |acc, l| acc | lang_bit(*l)),
+            calendar: Calendar::build(&h.schedule, &h.bookings, table),
+            stats: h.stats,
+        })
+    }
+}
+
 /// The index. Not thread-safe by itself: the API wraps it in a lock.
 pub struct MatchIndex {
     table: ZoneTable,
@@ -232,18 +249,10 @@ impl MatchIndex {
     pub fn upsert(&mut self, h: &HelperRecord) {
         self.remove(h.id);
         let skills = self.skill_bits(&h.skills);
-        let languages = h.languages.iter().fold(0u8, |acc, l| acc | lang_bit(*l));
-        let Some(cell) = cell_of(h.home) else { return };
-        let entry = Entry {
-            id: h.id,
-            nvec: nvec(h.home),
-            cos_reach: cos_of_km(f64::from(h.radius_km.clamp(1, MAX_RADIUS_KM))),
-            cell,
-            skills,
-            languages,
-            calendar: Calendar::build(&h.schedule, &h.bookings, &self.table),
-            stats: h.stats,
+        let Some(entry) = Entry::build(h, skills, &self.table) else {
+            return;
         };
+        let cell = entry.cell;
         let slot = match self.free.pop() {
             Some(s) => {
                 if let Some(place) = self.slab.get_mut(s as usize) {
@@ -258,6 +267,82 @@ impl MatchIndex {
         };
         self.by_id.insert(h.id, slot);
         self.cells.entry(cell).or_default().push(slot);
+    }
+
+    /// Adds many helpers at once: the same index as upserting `records` one by one in order (a
+    /// later record replaces an earlier one, or an indexed helper, with the same id), so every
+    /// search answers the same, only built faster. Cells, unit vectors and calendars are
+    /// computed on all available cores (`std::thread::scope`), and the new helpers are stored
+    /// ordered by cell, so a search reads the helpers of one cell from adjacent memory.
+    pub fn bulk_load(&mut self, records: &[HelperRecord]) {
+        if records.is_empty() {
+            return;
+        }
+        // Skill bits are numbered in order of first sight, exactly as upserts would number them.
+        let skills: Vec<u64> = records.iter().map(|h| self.skill_bits(&h.skills)).collect();
+        // The last record of each id wins; the others are skipped.
+        let mut last: HashMap<UserId, usize> = HashMap::with_capacity(records.len());
+        for (i, h) in records.iter().enumerate() {
+            last.insert(h.id, i);
+        }
+        if !self.is_empty() {
+            for &id in last.keys() {
+                self.remove(id);
+            }
+        }
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .clamp(1, records.len());
+        let chunk = records.len().div_ceil(threads);
+        let (table, last) = (&self.table, &last);
+        let mut built: Vec<Option<Entry>> = Vec::with_capacity(records.len());
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = records
+                .chunks(chunk)
+                .zip(skills.chunks(chunk))
+                .enumerate()
+                .map(|(c, (part, bits))| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .zip(bits)
+                            .enumerate()
+                            .map(|(j, (h, &bits))| {
+                                let wins = last.get(&h.id) == Some(&(c * chunk + j));
+                                if wins {
+                                    Entry::build(h, bits, table)
+                                } else {
+                                    None
+                                }
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            for worker in workers {
+                match worker.join() {
+                    Ok(part) => built.extend(part),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+        });
+        let mut order: Vec<(u64, usize)> = built
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.as_ref().map(|e| (u64::from(e.cell), i)))
+            .collect();
+        order.sort_unstable();
+        self.slab.reserve(order.len());
+        self.by_id.reserve(order.len());
+        for (_, i) in order {
+            let Some(entry) = built.get_mut(i).and_then(Option::take) else {
+                continue;
+            };
+            let (id, cell) = (entry.id, entry.cell);
+            self.slab.push(Some(entry));
+            let slot = u32::try_from(self.slab.len() - 1).unwrap_or(u32::MAX);
+            self.by_id.insert(id, slot);
+            self.cells.entry(cell).or_default().push(slot);
+        }
     }
 
     /// Forgets a helper (no profile any more, suspended, erased).
