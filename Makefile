@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN := target/debug/quartier
 
-.PHONY: run test check fmt lint build bench
+.PHONY: run test check fmt lint build bench bench-matching
 
 ## Serve the demo on http://localhost:8080 (embedded SQLite under data/, demo city on first start).
 run: build
@@ -26,6 +26,10 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-bench:
-	@echo "No benchmarks yet: they arrive with the matching, booking and notification issues." >&2
-	@exit 1
+## Every benchmark.
+bench: bench-matching
+
+## In-process match index vs PostGIS on 100k and 1M synthetic helpers (installs PostGIS with apt
+## when missing; ARGS="--postgis-1m" also loads 1M into PostGIS). Figures in target/bench/matching.json.
+bench-matching:
+	scripts/bench-matching.sh $(ARGS)

@@ -40,14 +40,7 @@ pub struct ApiError {
 impl ApiError {
     /// An error with a status, a code and a detail for the client.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            title: title_of(status),
-            detail: detail.into(),
-            retry_after: None,
-            source: None,
-        }
+        Self { status, code, title: title_of(status), detail: detail.into(), retry_after: None, source: None }
     }
 
     /// 400.
@@ -57,11 +50,7 @@ impl ApiError {
 
     /// 401 with no credentials.
     pub fn unauthenticated() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            "Sign in first: send `Authorization: Bearer <access token>`.",
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Sign in first: send `Authorization: Bearer <access token>`.")
     }
 
     /// 401 with credentials that are not valid.
@@ -76,11 +65,7 @@ impl ApiError {
 
     /// 404.
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("No {what} with that id is visible to you."),
-        )
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("No {what} with that id is visible to you."))
     }
 
     /// 409.
@@ -117,11 +102,7 @@ impl ApiError {
     }
 
     /// 503.
-    pub fn unavailable(
-        code: &'static str,
-        detail: impl Into<String>,
-        source: impl Into<anyhow::Error>,
-    ) -> Self {
+    pub fn unavailable(code: &'static str, detail: impl Into<String>, source: impl Into<anyhow::Error>) -> Self {
         let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, code, detail);
         e.source = Some(source.into());
         e
@@ -166,41 +147,18 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_server_error() {
             match &self.source {
-                Some(src) => tracing::error!(
-                    code = self.code,
-                    status = self.status.as_u16(),
-                    error = format!("{src:#}"),
-                    "request failed"
-                ),
-                None => tracing::error!(
-                    code = self.code,
-                    status = self.status.as_u16(),
-                    "request failed"
-                ),
+                Some(src) => tracing::error!(code = self.code, status = self.status.as_u16(), error = format!("{src:#}"), "request failed"),
+                None => tracing::error!(code = self.code, status = self.status.as_u16(), "request failed"),
             }
         } else {
-            tracing::debug!(
-                code = self.code,
-                status = self.status.as_u16(),
-                "request refused"
-            );
+            tracing::debug!(code = self.code, status = self.status.as_u16(), "request refused");
         }
-        let body = Problem {
-            kind: "about:blank",
-            title: self.title,
-            status: self.status.as_u16(),
-            code: self.code,
-            detail: self.detail,
-        };
+        let body = Problem { kind: "about:blank", title: self.title, status: self.status.as_u16(), code: self.code, detail: self.detail };
         let json = serde_json::to_vec(&body).unwrap_or_default();
         let mut res = (self.status, json).into_response();
-        res.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if let Some(secs) = self.retry_after {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
     }
@@ -213,13 +171,10 @@ impl From<StoreError> for ApiError {
                 "slot_taken",
                 "The helper already has a booking at that time. Choose another start time or another helper.",
             ),
-            StoreError::Duplicate(_) => {
-                ApiError::conflict("already_exists", "That record already exists.")
+            StoreError::Duplicate(_) => ApiError::conflict("already_exists", "That record already exists."),
+            StoreError::MissingReference(_) => {
+                ApiError::invalid("invalid_reference", "The request refers to something that does not exist.")
             }
-            StoreError::MissingReference(_) => ApiError::invalid(
-                "invalid_reference",
-                "The request refers to something that does not exist.",
-            ),
             other => ApiError::internal(other),
         }
     }

@@ -40,17 +40,12 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let has_body = req
-            .headers()
-            .get(axum::http::header::CONTENT_LENGTH)
-            .is_none_or(|v| v.as_bytes() != b"0")
+        let has_body = req.headers().get(axum::http::header::CONTENT_LENGTH).is_none_or(|v| v.as_bytes() != b"0")
             && req.headers().contains_key(axum::http::header::CONTENT_TYPE);
         if !has_body {
             return Ok(OptionalBody(None));
         }
-        Body::<T>::from_request(req, state)
-            .await
-            .map(|Body(v)| OptionalBody(Some(v)))
+        Body::<T>::from_request(req, state).await.map(|Body(v)| OptionalBody(Some(v)))
     }
 }
 
@@ -64,20 +59,14 @@ fn json_rejection(r: JsonRejection) -> ApiError {
                 ApiError::invalid("invalid_body", clean(&msg))
             }
         }
-        JsonRejection::JsonSyntaxError(e) => {
-            ApiError::bad_request("malformed_json", clean(&e.body_text()))
-        }
+        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("malformed_json", clean(&e.body_text())),
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "Send the body as JSON with `Content-Type: application/json`.",
         ),
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "The request body is larger than 64 KiB.",
-            )
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "The request body is larger than 64 KiB.")
         }
         other => ApiError::bad_request("unreadable_body", clean(&other.body_text())),
     }
@@ -85,10 +74,7 @@ fn json_rejection(r: JsonRejection) -> ApiError {
 
 /// serde's messages are useful to clients, but axum prefixes them with its own words.
 fn clean(msg: &str) -> String {
-    msg.split_once(": ")
-        .map(|(_, rest)| rest)
-        .unwrap_or(msg)
-        .to_owned()
+    msg.split_once(": ").map(|(_, rest)| rest).unwrap_or(msg).to_owned()
 }
 
 /// Query parameters; a malformed query is 400 `invalid_query`.
@@ -105,9 +91,7 @@ where
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(v)| Query(v))
-            .map_err(|e: QueryRejection| {
-                ApiError::bad_request("invalid_query", clean(&e.body_text()))
-            })
+            .map_err(|e: QueryRejection| ApiError::bad_request("invalid_query", clean(&e.body_text())))
     }
 }
 
@@ -126,10 +110,7 @@ impl Caller {
         if self.role == role {
             Ok(self)
         } else {
-            Err(ApiError::forbidden(format!(
-                "Only a {role} may do this; you are signed in as a {}.",
-                self.role
-            )))
+            Err(ApiError::forbidden(format!("Only a {role} may do this; you are signed in as a {}.", self.role)))
         }
     }
 }
@@ -137,24 +118,13 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(ApiError::unauthenticated)?;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION).ok_or_else(ApiError::unauthenticated)?;
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
-            .ok_or_else(|| {
-                ApiError::invalid_token("Use `Authorization: Bearer <access token>`.")
-            })?;
+            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .ok_or_else(|| ApiError::invalid_token("Use `Authorization: Bearer <access token>`."))?;
         state.tokens().verify_access(token.trim())
     }
 }

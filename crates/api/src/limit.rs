@@ -18,11 +18,7 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// At most `max` events per `window` for each key.
     pub fn new(max: u32, window: Duration) -> Self {
-        Self {
-            max,
-            window,
-            counts: Mutex::new(HashMap::new()),
-        }
+        Self { max, window, counts: Mutex::new(HashMap::new()) }
     }
 
     /// `Err(seconds)` until the key may try again, when it is at its limit; `Ok` otherwise.
@@ -55,10 +51,7 @@ impl RateLimiter {
 
     /// Forgets a key (after a successful login).
     pub fn reset(&self, key: &str) {
-        self.counts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
+        self.counts.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
     }
 }
 

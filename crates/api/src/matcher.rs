@@ -34,11 +34,7 @@ impl Matcher {
     /// An empty matcher; call [`Matcher::rebuild`] to fill it.
     pub fn new(zone: TimeZone, default_buffers: (u32, u32)) -> Self {
         let index = MatchIndex::new(&zone, first_date(&zone), HORIZON_DAYS);
-        Self {
-            index: RwLock::new(index),
-            zone,
-            default_buffers,
-        }
+        Self { index: RwLock::new(index), zone, default_buffers }
     }
 
     /// The default zone.
@@ -47,10 +43,7 @@ impl Matcher {
     }
 
     fn spec(&self, first: Date) -> LoadSpec {
-        let from = first
-            .to_zoned(self.zone.clone())
-            .map(|z| z.timestamp().as_millisecond())
-            .unwrap_or(0);
+        let from = first.to_zoned(self.zone.clone()).map(|z| z.timestamp().as_millisecond()).unwrap_or(0);
         let to = from + i64::from(HORIZON_DAYS + 1) * 86_400_000;
         LoadSpec {
             first_date: first,
@@ -102,12 +95,7 @@ impl Matcher {
 
     /// Follows the change feed every `every` and rebuilds when the local date changes. Runs until
     /// `stop` turns true.
-    pub async fn follow(
-        &self,
-        store: Store,
-        every: Duration,
-        mut stop: tokio::sync::watch::Receiver<bool>,
-    ) {
+    pub async fn follow(&self, store: Store, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
         let mut since = Timestamp::now().as_millisecond() - 10_000;
         let mut last_prune = since;
         // Sequence numbers already applied, with the time they were seen (to forget them later).
@@ -123,10 +111,7 @@ impl Matcher {
             let now = Timestamp::now().as_millisecond();
             if first_date(&self.zone) != self.read(|i| i.horizon().0) {
                 if let Err(e) = self.rebuild(&store).await {
-                    tracing::error!(
-                        error = format!("{:#}", anyhow::Error::from(e)),
-                        "match index: rebuild failed"
-                    );
+                    tracing::error!(error = format!("{:#}", anyhow::Error::from(e)), "match index: rebuild failed");
                 }
                 continue;
             }
@@ -138,28 +123,19 @@ impl Matcher {
             };
             match changed {
                 Ok(rows) => {
-                    let mut ids: Vec<String> = rows
-                        .into_iter()
-                        .filter(|(seq, _)| seen.insert(*seq, now).is_none())
-                        .map(|(_, id)| id)
-                        .collect();
+                    let mut ids: Vec<String> =
+                        rows.into_iter().filter(|(seq, _)| seen.insert(*seq, now).is_none()).map(|(_, id)| id).collect();
                     ids.sort();
                     ids.dedup();
                     for id in ids {
                         if let Err(e) = self.refresh(&store, &id).await {
-                            tracing::warn!(
-                                error = format!("{:#}", anyhow::Error::from(e)),
-                                "match index: refresh failed"
-                            );
+                            tracing::warn!(error = format!("{:#}", anyhow::Error::from(e)), "match index: refresh failed");
                         }
                     }
                     seen.retain(|_, at| *at > now - 60_000);
                     since = now;
                 }
-                Err(e) => tracing::warn!(
-                    error = format!("{:#}", anyhow::Error::from(e)),
-                    "match index: change feed unreadable"
-                ),
+                Err(e) => tracing::warn!(error = format!("{:#}", anyhow::Error::from(e)), "match index: change feed unreadable"),
             }
             if now - last_prune > 3_600_000
                 && let Ok(mut conn) = store.pool().acquire().await

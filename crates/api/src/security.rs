@@ -43,12 +43,7 @@ impl Tokens {
         validation.leeway = 5;
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        Self {
-            encoding: EncodingKey::from_secret(key),
-            decoding: DecodingKey::from_secret(key),
-            validation,
-            access_ttl,
-        }
+        Self { encoding: EncodingKey::from_secret(key), decoding: DecodingKey::from_secret(key), validation, access_ttl }
     }
 
     /// Lifetime of an access token.
@@ -66,33 +61,19 @@ impl Tokens {
             iat: now,
             exp: now + self.access_ttl.as_secs(),
         };
-        jsonwebtoken::encode(
-            &Header::new(jsonwebtoken::Algorithm::HS256),
-            &claims,
-            &self.encoding,
-        )
-        .map_err(ApiError::internal)
+        jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &self.encoding).map_err(ApiError::internal)
     }
 
     /// Checks an access token: HS256 only (no `none`, no other algorithm), our key, our issuer, not expired.
     pub fn verify_access(&self, token: &str) -> Result<Caller, ApiError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => ApiError::invalid_token(
-                    "The access token has expired; get a new one with POST /v1/auth/refresh.",
-                ),
-                _ => ApiError::invalid_token("The access token is not valid; sign in again."),
-            })?;
-        let id = data
-            .claims
-            .sub
-            .parse::<UserId>()
-            .map_err(|_| ApiError::invalid_token("The access token is not valid."))?;
-        let role = data
-            .claims
-            .role
-            .parse::<Role>()
-            .map_err(|_| ApiError::invalid_token("The access token is not valid."))?;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => {
+                ApiError::invalid_token("The access token has expired; get a new one with POST /v1/auth/refresh.")
+            }
+            _ => ApiError::invalid_token("The access token is not valid; sign in again."),
+        })?;
+        let id = data.claims.sub.parse::<UserId>().map_err(|_| ApiError::invalid_token("The access token is not valid."))?;
+        let role = data.claims.role.parse::<Role>().map_err(|_| ApiError::invalid_token("The access token is not valid."))?;
         Ok(Caller { id, role })
     }
 }
@@ -124,10 +105,7 @@ pub struct PasswordCost {
 impl Default for PasswordCost {
     /// OWASP's Argon2id recommendation: 19 MiB, 2 iterations, 1 lane.
     fn default() -> Self {
-        Self {
-            memory_kib: Params::DEFAULT_M_COST,
-            iterations: Params::DEFAULT_T_COST,
-        }
+        Self { memory_kib: Params::DEFAULT_M_COST, iterations: Params::DEFAULT_T_COST }
     }
 }
 
@@ -146,18 +124,13 @@ impl Passwords {
         let mut bytes = [0u8; 24];
         rand::rng().fill_bytes(&mut bytes);
         let dummy = hash_with(cost, &URL_SAFE_NO_PAD.encode(bytes))?;
-        Ok(Self {
-            cost,
-            dummy: Arc::new(dummy),
-        })
+        Ok(Self { cost, dummy: Arc::new(dummy) })
     }
 
     /// The PHC string for a password.
     pub async fn hash(&self, password: String) -> Result<String, ApiError> {
         let cost = self.cost;
-        tokio::task::spawn_blocking(move || hash_with(cost, &password))
-            .await
-            .map_err(ApiError::internal)?
+        tokio::task::spawn_blocking(move || hash_with(cost, &password)).await.map_err(ApiError::internal)?
     }
 
     /// Whether `password` matches `phc`; with `None`, checks against the dummy and says no.
@@ -166,9 +139,7 @@ impl Passwords {
         let phc = phc.unwrap_or_else(|| self.dummy.as_str().to_owned());
         let ok = tokio::task::spawn_blocking(move || {
             // The hash string carries its own parameters; the hasher's are only for new hashes.
-            Argon2::default()
-                .verify_password(password.as_bytes(), phc.as_str())
-                .is_ok()
+            Argon2::default().verify_password(password.as_bytes(), phc.as_str()).is_ok()
         })
         .await
         .map_err(ApiError::internal)?;
@@ -177,8 +148,8 @@ impl Passwords {
 }
 
 fn hash_with(cost: PasswordCost, password: &str) -> Result<String, ApiError> {
-    let params = Params::new(cost.memory_kib, cost.iterations, 1, None)
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("argon2 params: {e}")))?;
+    let params =
+        Params::new(cost.memory_kib, cost.iterations, 1, None).map_err(|e| ApiError::internal(anyhow::anyhow!("argon2 params: {e}")))?;
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
@@ -190,10 +161,7 @@ mod tests {
     use super::*;
 
     fn cheap() -> PasswordCost {
-        PasswordCost {
-            memory_kib: 1024,
-            iterations: 1,
-        }
+        PasswordCost { memory_kib: 1024, iterations: 1 }
     }
 
     #[tokio::test]
@@ -201,21 +169,9 @@ mod tests {
         let p = Passwords::new(cheap()).expect("hasher");
         let h = p.hash("correct horse".into()).await.expect("hash");
         assert!(h.starts_with("$argon2id$"));
-        assert!(
-            p.verify("correct horse".into(), Some(h.clone()))
-                .await
-                .expect("verify")
-        );
-        assert!(
-            !p.verify("wrong horse".into(), Some(h))
-                .await
-                .expect("verify")
-        );
-        assert!(
-            !p.verify("correct horse".into(), None)
-                .await
-                .expect("verify")
-        );
+        assert!(p.verify("correct horse".into(), Some(h.clone())).await.expect("verify"));
+        assert!(!p.verify("wrong horse".into(), Some(h)).await.expect("verify"));
+        assert!(!p.verify("correct horse".into(), None).await.expect("verify"));
     }
 
     #[test]
@@ -226,10 +182,7 @@ mod tests {
         let caller = t.verify_access(&tok).expect("valid");
         assert_eq!((caller.id, caller.role), (id, Role::Helper));
         let other = Tokens::new(&[8u8; 32], Duration::from_secs(900));
-        assert_eq!(
-            other.verify_access(&tok).map(|_| ()).map_err(|e| e.code()),
-            Err("invalid_token")
-        );
+        assert_eq!(other.verify_access(&tok).map(|_| ()).map_err(|e| e.code()), Err("invalid_token"));
     }
 
     #[test]

@@ -37,6 +37,16 @@ pub struct ApiConfig {
     pub travel_buffer_minutes: u32,
     /// How soon before the start a visit can still be booked, in minutes.
     pub min_notice_minutes: u32,
+    /// How long a chosen helper has to answer a request before it expires, in minutes.
+    pub request_ttl_minutes: u32,
+    /// How long a helper has to answer an offer of an "any helper nearby" request, in minutes.
+    pub offer_ttl_minutes: u32,
+    /// How many helpers get each round of offers.
+    pub broadcast_fanout: u32,
+    /// How many rounds before a request expires.
+    pub broadcast_rounds: u32,
+    /// Travel fees, surcharges, VAT and the platform fee.
+    pub pricing: quartier_pricing::PricingConfig,
 }
 
 impl std::fmt::Debug for ApiConfig {
@@ -77,14 +87,8 @@ impl AppState {
         let tokens = Tokens::new(&config.signing_key, config.access_ttl);
         let passwords = Passwords::new(config.password_cost)?;
         Ok(Self(Arc::new(Inner {
-            login_per_account: RateLimiter::new(
-                config.login_failures_per_account,
-                config.login_window,
-            ),
-            login_per_address: RateLimiter::new(
-                config.login_attempts_per_address,
-                config.login_window,
-            ),
+            login_per_account: RateLimiter::new(config.login_failures_per_account, config.login_window),
+            login_per_address: RateLimiter::new(config.login_attempts_per_address, config.login_window),
             store,
             tokens,
             passwords,
@@ -144,11 +148,7 @@ impl AppState {
     /// logged, not returned: the change is committed, and the change feed retries within a second.
     pub async fn refresh_helper(&self, helper_id: &str) {
         if let Err(e) = self.0.matcher.refresh(&self.0.store, helper_id).await {
-            tracing::warn!(
-                helper.id = helper_id,
-                error = format!("{:#}", anyhow::Error::from(e)),
-                "match index refresh failed"
-            );
+            tracing::warn!(helper.id = helper_id, error = format!("{:#}", anyhow::Error::from(e)), "match index refresh failed");
         }
     }
 

@@ -15,12 +15,7 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 /// Serves a file of `web/` for GET and HEAD; anything else unknown is a problem+json 404 (or 405).
 pub async fn fallback(method: Method, uri: Uri) -> Response {
     if method != Method::GET && method != Method::HEAD {
-        return ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("There is nothing at {}.", uri.path()),
-        )
-        .into_response();
+        return ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("There is nothing at {}.", uri.path())).into_response();
     }
     let path = uri.path().trim_start_matches('/');
     let path = if path.is_empty() { "index.html" } else { path };
@@ -32,26 +27,12 @@ pub async fn fallback(method: Method, uri: Uri) -> Response {
             if let Ok(v) = HeaderValue::from_str(&mime) {
                 h.insert(header::CONTENT_TYPE, v);
             }
-            h.insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(CSP),
-            );
-            h.insert(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            );
-            h.insert(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("same-origin"),
-            );
+            h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+            h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             res
         }
-        None => ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("There is nothing at {}.", uri.path()),
-        )
-        .into_response(),
+        None => ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("There is nothing at {}.", uri.path())).into_response(),
     }
 }

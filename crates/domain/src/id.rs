@@ -34,10 +34,7 @@ impl<K> Id<K> {
 
     /// Wraps an existing UUID.
     pub fn from_uuid(uuid: Uuid) -> Self {
-        Self {
-            uuid,
-            kind: PhantomData,
-        }
+        Self { uuid, kind: PhantomData }
     }
 
     /// The underlying UUID.
@@ -82,9 +79,7 @@ impl<K> fmt::Display for Id<K> {
 impl<K> FromStr for Id<K> {
     type Err = DomainError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s)
-            .map(Self::from_uuid)
-            .map_err(|_| DomainError::InvalidId(s.chars().take(64).collect()))
+        Uuid::parse_str(s).map(Self::from_uuid).map_err(|_| DomainError::InvalidId(s.chars().take(64).collect()))
     }
 }
 impl<K> serde::Serialize for Id<K> {

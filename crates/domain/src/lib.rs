@@ -24,9 +24,7 @@ pub enum DomainError {
     #[error("`{0}` is not a valid e-mail address")]
     InvalidEmail(String),
     /// A latitude or longitude outside its range, or not a number.
-    #[error(
-        "coordinates out of range: latitude must be within -90..90 and longitude within -180..180"
-    )]
+    #[error("coordinates out of range: latitude must be within -90..90 and longitude within -180..180")]
     InvalidCoordinates,
     /// A time window whose end is not after its start.
     #[error("the time window must end after it starts")]

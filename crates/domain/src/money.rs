@@ -41,9 +41,7 @@ impl Money {
 
     /// Whole francs, for catalogue literals.
     pub const fn chf(francs: i64) -> Self {
-        Self {
-            rappen: francs * 100,
-        }
+        Self { rappen: francs * 100 }
     }
 
     /// The amount in Rappen.
@@ -58,9 +56,7 @@ impl Money {
 
     /// Sum of two amounts, `None` on overflow.
     pub fn checked_add(self, other: Money) -> Option<Money> {
-        self.rappen
-            .checked_add(other.rappen)
-            .map(|rappen| Money { rappen })
+        self.rappen.checked_add(other.rappen).map(|rappen| Money { rappen })
     }
 
     /// The amount times a count, `None` on overflow.
@@ -84,10 +80,7 @@ mod tests {
 
     #[test]
     fn displays_francs_and_rappen() {
-        assert_eq!(
-            Money::from_rappen(4905).expect("valid").to_string(),
-            "CHF 49.05"
-        );
+        assert_eq!(Money::from_rappen(4905).expect("valid").to_string(), "CHF 49.05");
         assert_eq!(Money::chf(30).to_string(), "CHF 30.00");
     }
 
@@ -99,9 +92,6 @@ mod tests {
     #[test]
     fn arithmetic_overflow_is_detected() {
         assert!(Money::chf(1).checked_mul(i64::MAX).is_none());
-        assert_eq!(
-            Money::chf(1).checked_add(Money::chf(2)),
-            Some(Money::chf(3))
-        );
+        assert_eq!(Money::chf(1).checked_add(Money::chf(2)), Some(Money::chf(3)));
     }
 }

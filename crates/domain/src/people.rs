@@ -47,9 +47,7 @@ impl fmt::Display for Role {
 }
 
 /// The languages Quartier speaks: the three Swiss national languages used in the region and English.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Locale {
     /// German.
@@ -106,9 +104,7 @@ impl Email {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..")
-            && domain
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+            && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-');
         if local.is_empty() || local.len() > 64 || domain.contains('@') || !domain_ok {
             return Err(bad());
         }
@@ -155,10 +151,7 @@ pub struct Skill(String);
 impl Skill {
     /// Parses a skill name: 2 to 32 lower-case ASCII letters, digits or underscores.
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        let ok = (2..=32).contains(&raw.len())
-            && raw
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        let ok = (2..=32).contains(&raw.len()) && raw.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !ok {
             return Err(DomainError::InvalidSkill(raw.chars().take(32).collect()));
         }
@@ -177,25 +170,12 @@ mod tests {
 
     #[test]
     fn emails_are_normalised() {
-        assert_eq!(
-            Email::parse("  Anna@Example.CH ").expect("valid").as_str(),
-            "anna@example.ch"
-        );
+        assert_eq!(Email::parse("  Anna@Example.CH ").expect("valid").as_str(), "anna@example.ch");
     }
 
     #[test]
     fn implausible_emails_are_refused() {
-        for bad in [
-            "",
-            "anna",
-            "anna@",
-            "@example.ch",
-            "anna@example",
-            "an na@example.ch",
-            "a@b@c.ch",
-            "anna@.ch",
-            "anna@ex..ch",
-        ] {
+        for bad in ["", "anna", "anna@", "@example.ch", "anna@example", "an na@example.ch", "a@b@c.ch", "anna@.ch", "anna@ex..ch"] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }

@@ -12,11 +12,7 @@ pub struct GeoPoint {
 impl GeoPoint {
     /// A point from latitude and longitude in degrees.
     pub fn new(lat: f64, lon: f64) -> Result<Self, DomainError> {
-        if !lat.is_finite()
-            || !lon.is_finite()
-            || !(-90.0..=90.0).contains(&lat)
-            || !(-180.0..=180.0).contains(&lon)
-        {
+        if !lat.is_finite() || !lon.is_finite() || !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
             return Err(DomainError::InvalidCoordinates);
         }
         Ok(Self { lat, lon })

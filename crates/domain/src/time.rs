@@ -53,12 +53,9 @@ mod tests {
 
     #[test]
     fn touching_windows_do_not_overlap() {
-        let a =
-            TimeWindow::new(ts("2026-11-22T10:00:00Z"), ts("2026-11-22T11:00:00Z")).expect("valid");
-        let b =
-            TimeWindow::new(ts("2026-11-22T11:00:00Z"), ts("2026-11-22T12:00:00Z")).expect("valid");
-        let c =
-            TimeWindow::new(ts("2026-11-22T10:30:00Z"), ts("2026-11-22T10:45:00Z")).expect("valid");
+        let a = TimeWindow::new(ts("2026-11-22T10:00:00Z"), ts("2026-11-22T11:00:00Z")).expect("valid");
+        let b = TimeWindow::new(ts("2026-11-22T11:00:00Z"), ts("2026-11-22T12:00:00Z")).expect("valid");
+        let c = TimeWindow::new(ts("2026-11-22T10:30:00Z"), ts("2026-11-22T10:45:00Z")).expect("valid");
         assert!(!a.overlaps(b));
         assert!(a.overlaps(c) && c.overlaps(a));
     }

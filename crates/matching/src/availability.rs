@@ -144,9 +144,7 @@ pub enum ScheduleError {
         end_min: u16,
     },
     /// Extra hours are out of order or past the end of the day.
-    #[error(
-        "extra hours on {date}: {start_min}..{end_min} is not a time range (need start < end <= 1440)"
-    )]
+    #[error("extra hours on {date}: {start_min}..{end_min} is not a time range (need start < end <= 1440)")]
     ExtraHoursRange {
         /// The exception's date.
         date: Date,
@@ -207,43 +205,24 @@ impl Schedule {
         for (index, r) in self.rules.iter().enumerate() {
             let (start_min, end_min) = (r.start_min, r.end_min);
             if !times_ok(start_min, end_min) {
-                return Err(ScheduleError::RuleRange {
-                    index,
-                    start_min,
-                    end_min,
-                });
+                return Err(ScheduleError::RuleRange { index, start_min, end_min });
             }
             if !on_grid(start_min, end_min) {
-                return Err(ScheduleError::RuleNotOnSlot {
-                    index,
-                    start_min,
-                    end_min,
-                });
+                return Err(ScheduleError::RuleNotOnSlot { index, start_min, end_min });
             }
         }
         for e in &self.exceptions {
             if let ExceptionKind::ExtraHours { start_min, end_min } = e.kind {
                 let date = e.date;
                 if !times_ok(start_min, end_min) {
-                    return Err(ScheduleError::ExtraHoursRange {
-                        date,
-                        start_min,
-                        end_min,
-                    });
+                    return Err(ScheduleError::ExtraHoursRange { date, start_min, end_min });
                 }
                 if !on_grid(start_min, end_min) {
-                    return Err(ScheduleError::ExtraHoursNotOnSlot {
-                        date,
-                        start_min,
-                        end_min,
-                    });
+                    return Err(ScheduleError::ExtraHoursNotOnSlot { date, start_min, end_min });
                 }
             }
         }
-        for (side, minutes) in [
-            (BufferSide::Before, self.buffer_before_minutes),
-            (BufferSide::After, self.buffer_after_minutes),
-        ] {
+        for (side, minutes) in [(BufferSide::Before, self.buffer_before_minutes), (BufferSide::After, self.buffer_after_minutes)] {
             if i64::from(minutes) % SLOT_MINUTES != 0 {
                 return Err(ScheduleError::BufferNotOnSlot { side, minutes });
             }
@@ -262,11 +241,7 @@ impl Schedule {
 
 /// Days since 1970-01-01 of a civil date (proleptic Gregorian), pure integer arithmetic.
 fn epoch_day(d: Date) -> i64 {
-    let (y, m, day) = (
-        i64::from(d.year()),
-        i64::from(d.month()),
-        i64::from(d.day()),
-    );
+    let (y, m, day) = (i64::from(d.year()), i64::from(d.month()), i64::from(d.day()));
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -322,8 +297,7 @@ impl ZoneTable {
 
         // UTC offset periods covering every instant whose local date is in the horizon.
         let lo = (first_epoch_day * DAY_SECS - 2 * DAY_SECS).max(Timestamp::MIN.as_second());
-        let hi = ((first_epoch_day + i64::from(days)) * DAY_SECS + 2 * DAY_SECS)
-            .min(Timestamp::MAX.as_second());
+        let hi = ((first_epoch_day + i64::from(days)) * DAY_SECS + 2 * DAY_SECS).min(Timestamp::MAX.as_second());
         let lo_ts = Timestamp::from_second(lo).unwrap_or(Timestamp::MIN);
         let mut periods: Vec<(i64, i64)> = vec![(lo, i64::from(zone.to_offset(lo_ts).seconds()))];
         for t in zone.following(lo_ts) {
@@ -355,12 +329,7 @@ impl ZoneTable {
                 let start = max(local0 - off, p_start);
                 let end = min(local1 - off, period_end(i));
                 if start < end {
-                    segs.push(Segment {
-                        start,
-                        end,
-                        midnight: local0 - off,
-                        day: k,
-                    });
+                    segs.push(Segment { start, end, midnight: local0 - off, day: k });
                 }
             }
         }
@@ -368,27 +337,9 @@ impl ZoneTable {
 
         let mut by_start: Vec<u32> = (0..u32::try_from(segs.len()).unwrap_or(0)).collect();
         by_start.sort_by_key(|&i| segs.get(i as usize).map_or(0, |s| s.start));
-        let span = (
-            segs.iter().map(|s| s.start).min().unwrap_or(0),
-            segs.iter().map(|s| s.end).max().unwrap_or(0),
-        );
-        let aligned = segs.iter().all(|s| {
-            [s.start, s.end, s.midnight]
-                .iter()
-                .all(|v| v.rem_euclid(SLOT_SECS) == 0)
-        });
-        ZoneTable {
-            zone: zone.clone(),
-            first,
-            days,
-            first_epoch_day,
-            first_weekday,
-            day_start,
-            segs,
-            by_start,
-            span,
-            aligned,
-        }
+        let span = (segs.iter().map(|s| s.start).min().unwrap_or(0), segs.iter().map(|s| s.end).max().unwrap_or(0));
+        let aligned = segs.iter().all(|s| [s.start, s.end, s.midnight].iter().all(|v| v.rem_euclid(SLOT_SECS) == 0));
+        ZoneTable { zone: zone.clone(), first, days, first_epoch_day, first_weekday, day_start, segs, by_start, span, aligned }
     }
 
     /// The first local date of the horizon.
@@ -415,12 +366,8 @@ impl ZoneTable {
 
     /// Horizon day index of the local date of an instant (UTC seconds), if inside the horizon.
     fn day_of_instant(&self, sec: i64) -> Option<usize> {
-        let n = self
-            .by_start
-            .partition_point(|&i| self.segs.get(i as usize).is_some_and(|s| s.start <= sec));
-        let seg = self
-            .segs
-            .get(*self.by_start.get(n.checked_sub(1)?)? as usize)?;
+        let n = self.by_start.partition_point(|&i| self.segs.get(i as usize).is_some_and(|s| s.start <= sec));
+        let seg = self.segs.get(*self.by_start.get(n.checked_sub(1)?)? as usize)?;
         (sec < seg.end).then_some(seg.day as usize)
     }
 
@@ -457,9 +404,7 @@ fn words_for(nbits: i64) -> usize {
 
 /// Sets bits `[lo, hi)` (clipped to the bitset), word by word.
 fn set_range(bits: &mut [u64], lo: i64, hi: i64) {
-    let total = i64::try_from(bits.len())
-        .unwrap_or(i64::MAX)
-        .saturating_mul(64);
+    let total = i64::try_from(bits.len()).unwrap_or(i64::MAX).saturating_mul(64);
     let (lo, hi) = (lo.max(0), hi.min(total));
     if lo >= hi {
         return;
@@ -487,11 +432,7 @@ fn set_range(bits: &mut [u64], lo: i64, hi: i64) {
 /// Word `i` of a bitset; words outside it read as `fill`.
 #[inline]
 fn word_at(bits: &[u64], i: i64, fill: u64) -> u64 {
-    usize::try_from(i)
-        .ok()
-        .and_then(|i| bits.get(i))
-        .copied()
-        .unwrap_or(fill)
+    usize::try_from(i).ok().and_then(|i| bits.get(i)).copied().unwrap_or(fill)
 }
 
 /// Copies bits `[start, start + 64 * out.len())` of `bits` into `out`; bits outside read as 1s
@@ -502,11 +443,7 @@ fn load_bits(bits: &[u64], start: i64, out: &mut [u64], fill: u64) {
     let bs = start.rem_euclid(64) as u32;
     for (k, o) in (0i64..).zip(out.iter_mut()) {
         let lo = word_at(bits, ws + k, fill);
-        *o = if bs == 0 {
-            lo
-        } else {
-            (lo >> bs) | (word_at(bits, ws + k + 1, fill) << (64 - bs))
-        };
+        *o = if bs == 0 { lo } else { (lo >> bs) | (word_at(bits, ws + k + 1, fill) << (64 - bs)) };
     }
 }
 
@@ -567,16 +504,7 @@ fn slot_to_timestamp(slot: i64) -> Option<Timestamp> {
 
 impl Calendar {
     fn empty() -> Calendar {
-        Calendar {
-            base: 0,
-            nbits: 0,
-            work: Vec::new(),
-            busy: Vec::new(),
-            full: Vec::new(),
-            before: 0,
-            after: 0,
-            notice_minutes: 0,
-        }
+        Calendar { base: 0, nbits: 0, work: Vec::new(), busy: Vec::new(), full: Vec::new(), before: 0, after: 0, notice_minutes: 0 }
     }
 
     /// Builds the calendar of a helper over `table`'s horizon.
@@ -681,14 +609,7 @@ impl Calendar {
 
     /// Working time `start_min..end_min` local on horizon day `k`, through each of its segments.
     #[inline]
-    fn add_work(
-        &mut self,
-        table: &ZoneTable,
-        k: usize,
-        start_min: u16,
-        end_min: u16,
-        pieces: &mut Vec<(i64, i64)>,
-    ) {
+    fn add_work(&mut self, table: &ZoneTable, k: usize, start_min: u16, end_min: u16, pieces: &mut Vec<(i64, i64)>) {
         for seg in table.day_segments(k) {
             let lo = max(seg.midnight + i64::from(start_min) * 60, seg.start);
             let hi = min(seg.midnight + i64::from(end_min) * 60, seg.end);
@@ -708,9 +629,7 @@ impl Calendar {
         let after = i64::from(schedule.buffer_after_minutes) * 60;
         for b in bookings {
             // Blocked range [start - before, end + after); empty if it does not move forward.
-            if b.end.as_nanosecond() + i128::from(after) * 1_000_000_000
-                > b.start.as_nanosecond() - i128::from(before) * 1_000_000_000
-            {
+            if b.end.as_nanosecond() + i128::from(after) * 1_000_000_000 > b.start.as_nanosecond() - i128::from(before) * 1_000_000_000 {
                 let a = slot_floor(secs_floor_ceil(b.start).0 - before);
                 let z = slot_ceil(secs_floor_ceil(b.end).1 + after);
                 set_range(&mut self.busy, a - self.base, z - self.base);
@@ -724,18 +643,11 @@ impl Calendar {
         }
         let mut counts = vec![0u16; usize::from(table.days)];
         for b in bookings {
-            if let Some(c) = table
-                .day_of_instant(secs_floor_ceil(b.start).0)
-                .and_then(|k| counts.get_mut(k))
-            {
+            if let Some(c) = table.day_of_instant(secs_floor_ceil(b.start).0).and_then(|k| counts.get_mut(k)) {
                 *c = c.saturating_add(1);
             }
         }
-        for (k, _) in counts
-            .iter()
-            .enumerate()
-            .filter(|&(_, &c)| c >= u16::from(limit))
-        {
+        for (k, _) in counts.iter().enumerate().filter(|&(_, &c)| c >= u16::from(limit)) {
             if self.full.is_empty() {
                 self.full = vec![0; self.work.len()];
             }
@@ -752,13 +664,7 @@ impl Calendar {
     /// The duration is rounded up to a multiple of [`SLOT_MINUTES`]; a zero duration has no
     /// starts. A start `s` is returned iff `s >= from`, `s + duration <= to` and it is free
     /// (see the module documentation).
-    pub fn free_starts(
-        &self,
-        from: Timestamp,
-        to: Timestamp,
-        duration_minutes: u32,
-        now: Timestamp,
-    ) -> Vec<Timestamp> {
+    pub fn free_starts(&self, from: Timestamp, to: Timestamp, duration_minutes: u32, now: Timestamp) -> Vec<Timestamp> {
         let mut out = Vec::new();
         self.scan_auto(from, to, duration_minutes, now, false, &mut |slot| {
             out.extend(slot_to_timestamp(slot));
@@ -770,13 +676,7 @@ impl Calendar {
     /// The earliest free start, without allocating.
     ///
     /// Always equals the first element of [`Calendar::free_starts`] for the same arguments.
-    pub fn earliest_start(
-        &self,
-        from: Timestamp,
-        to: Timestamp,
-        duration_minutes: u32,
-        now: Timestamp,
-    ) -> Option<Timestamp> {
+    pub fn earliest_start(&self, from: Timestamp, to: Timestamp, duration_minutes: u32, now: Timestamp) -> Option<Timestamp> {
         let mut found = None;
         self.scan_auto(from, to, duration_minutes, now, true, &mut |slot| {
             found = slot_to_timestamp(slot);
@@ -787,28 +687,18 @@ impl Calendar {
 
     /// Memory used by this calendar in bytes (for the benchmark): its bitsets plus the struct.
     pub fn heap_bytes(&self) -> usize {
-        std::mem::size_of::<Calendar>()
-            + 8 * (self.work.capacity() + self.busy.capacity() + self.full.capacity())
+        std::mem::size_of::<Calendar>() + 8 * (self.work.capacity() + self.busy.capacity() + self.full.capacity())
     }
 
     /// Candidate start slots `lo..=hi` and the job length in slots, or `None` if there is none.
-    fn bounds(
-        &self,
-        from: Timestamp,
-        to: Timestamp,
-        duration_minutes: u32,
-        now: Timestamp,
-    ) -> Option<(i64, i64, i64)> {
+    fn bounds(&self, from: Timestamp, to: Timestamp, duration_minutes: u32, now: Timestamp) -> Option<(i64, i64, i64)> {
         if self.nbits == 0 || duration_minutes == 0 {
             return None;
         }
         let d = i64::from(duration_minutes.div_ceil(15));
         let notice = secs_floor_ceil(now).1 + i64::from(self.notice_minutes) * 60;
-        let lo = slot_ceil(secs_floor_ceil(from).1)
-            .max(slot_ceil(notice))
-            .max(self.base + self.before);
-        let hi =
-            (slot_floor(secs_floor_ceil(to).0) - d).min(self.base + self.nbits - d - self.after);
+        let lo = slot_ceil(secs_floor_ceil(from).1).max(slot_ceil(notice)).max(self.base + self.before);
+        let hi = (slot_floor(secs_floor_ceil(to).0) - d).min(self.base + self.nbits - d - self.after);
         (lo <= hi).then_some((lo, hi, d))
     }
 
@@ -857,13 +747,7 @@ impl Calendar {
     /// Free start slots in `lo..=hi` for a job of `d` slots, chunk by chunk through a scratch
     /// buffer of `W` words: `run(work, d) & run(!busy, before + d + after) << before`, minus
     /// full days; falls back to [`Calendar::scan_scalar`] if one run does not fit the buffer.
-    fn scan_slots<const W: usize>(
-        &self,
-        lo: i64,
-        hi: i64,
-        d: i64,
-        f: &mut impl FnMut(i64) -> ControlFlow<()>,
-    ) {
+    fn scan_slots<const W: usize>(&self, lo: i64, hi: i64, d: i64, f: &mut impl FnMut(i64) -> ControlFlow<()>) {
         let n_free = self.before + d + self.after;
         let cap = (W * 64) as i64;
         // Candidates per chunk: output bit i needs input bits up to i + n - 1 inside the buffer.
@@ -982,10 +866,7 @@ mod tests {
     }
 
     fn local(tz: &TimeZone, d: Date, h: i8, m: i8) -> Timestamp {
-        d.at(h, m, 0, 0)
-            .to_zoned(tz.clone())
-            .expect("local time")
-            .timestamp()
+        d.at(h, m, 0, 0).to_zoned(tz.clone()).expect("local time").timestamp()
     }
 
     fn local_hm(tz: &TimeZone, t: Timestamp) -> (Date, i8, i8) {
@@ -994,11 +875,7 @@ mod tests {
     }
 
     fn rule(weekday: Weekday, start: (u16, u16), end: (u16, u16)) -> WeeklyRule {
-        WeeklyRule {
-            weekday,
-            start_min: start.0 * 60 + start.1,
-            end_min: end.0 * 60 + end.1,
-        }
+        WeeklyRule { weekday, start_min: start.0 * 60 + start.1, end_min: end.0 * 60 + end.1 }
     }
 
     fn schedule(tz: &TimeZone, rules: Vec<WeeklyRule>) -> Schedule {
@@ -1015,15 +892,8 @@ mod tests {
         }
     }
 
-    const ALL_DAYS: [Weekday; 7] = [
-        Weekday::Monday,
-        Weekday::Tuesday,
-        Weekday::Wednesday,
-        Weekday::Thursday,
-        Weekday::Friday,
-        Weekday::Saturday,
-        Weekday::Sunday,
-    ];
+    const ALL_DAYS: [Weekday; 7] =
+        [Weekday::Monday, Weekday::Tuesday, Weekday::Wednesday, Weekday::Thursday, Weekday::Friday, Weekday::Saturday, Weekday::Sunday];
 
     fn every_day(start: (u16, u16), end: (u16, u16)) -> Vec<WeeklyRule> {
         ALL_DAYS.iter().map(|&w| rule(w, start, end)).collect()
@@ -1057,16 +927,9 @@ mod tests {
             let starts = day_starts(&cal, &tz, d, 60);
             assert_eq!(starts.first().copied(), Some(utc(want)), "{d}");
             let (_, h, m) = local_hm(&tz, *starts.last().expect("starts"));
-            assert_eq!(
-                (h, m),
-                (11, 0),
-                "last 60-minute start on {d} is 11:00 local"
-            );
+            assert_eq!((h, m), (11, 0), "last 60-minute start on {d} is 11:00 local");
             assert_eq!(starts.len(), 9, "{d}");
-            assert_eq!(
-                cal.earliest_start(local(&tz, d, 0, 0), local(&tz, d, 23, 0), 60, long_ago()),
-                Some(utc(want))
-            );
+            assert_eq!(cal.earliest_start(local(&tz, d, 0, 0), local(&tz, d, 23, 0), 60, long_ago()), Some(utc(want)));
         }
     }
 
@@ -1086,10 +949,7 @@ mod tests {
             assert_ne!(h, 2, "{s} is in the gap");
         }
         // 01:00-02:00 CET and 03:00-04:00 CEST are contiguous in real time.
-        assert_eq!(
-            day_starts(&cal, &tz, sunday, 120),
-            vec![utc("2026-03-29T00:00:00Z")]
-        );
+        assert_eq!(day_starts(&cal, &tz, sunday, 120), vec![utc("2026-03-29T00:00:00Z")]);
         assert!(day_starts(&cal, &tz, sunday, 121).is_empty());
         // A rule entirely inside the gap has no working time.
         let gap = vec![rule(Weekday::Sunday, (2, 0), (3, 0))];
@@ -1110,10 +970,7 @@ mod tests {
         assert_eq!(starts.last().copied(), Some(utc("2026-10-25T02:45:00Z")));
         let twos = starts.iter().filter(|s| local_hm(&tz, **s).1 == 2).count();
         assert_eq!(twos, 8, "02:00-02:59 local happens twice");
-        assert_eq!(
-            day_starts(&cal, &tz, sunday, 240),
-            vec![utc("2026-10-24T23:00:00Z")]
-        );
+        assert_eq!(day_starts(&cal, &tz, sunday, 240), vec![utc("2026-10-24T23:00:00Z")]);
         assert!(day_starts(&cal, &tz, sunday, 241).is_empty());
     }
 
@@ -1143,24 +1000,15 @@ mod tests {
         let tz = zone("America/New_York");
         let table = ZoneTable::new(&tz, date(2026, 3, 1), 14);
         let cal = Calendar::build(&schedule(&tz, every_day((9, 0), (12, 0))), &[], &table);
-        assert_eq!(
-            day_starts(&cal, &tz, date(2026, 3, 7), 60).first().copied(),
-            Some(utc("2026-03-07T14:00:00Z"))
-        );
-        assert_eq!(
-            day_starts(&cal, &tz, date(2026, 3, 8), 60).first().copied(),
-            Some(utc("2026-03-08T13:00:00Z"))
-        );
+        assert_eq!(day_starts(&cal, &tz, date(2026, 3, 7), 60).first().copied(), Some(utc("2026-03-07T14:00:00Z")));
+        assert_eq!(day_starts(&cal, &tz, date(2026, 3, 8), 60).first().copied(), Some(utc("2026-03-08T13:00:00Z")));
     }
 
     #[test]
     fn off_grid_offsets_join_adjacent_rules() {
         let tz = TimeZone::fixed(Offset::from_seconds(450).expect("offset"));
         let d = date(2026, 5, 4); // a Monday
-        let rules = vec![
-            rule(Weekday::Monday, (9, 0), (10, 0)),
-            rule(Weekday::Monday, (10, 0), (11, 0)),
-        ];
+        let rules = vec![rule(Weekday::Monday, (9, 0), (10, 0)), rule(Weekday::Monday, (10, 0), (11, 0))];
         let table = ZoneTable::new(&tz, d, 7);
         assert!(!table.aligned);
         let cal = Calendar::build(&schedule(&tz, rules), &[], &table);
@@ -1171,10 +1019,7 @@ mod tests {
         assert_eq!(starts.first().copied(), Some(utc("2026-05-04T09:00:00Z")));
         assert_eq!(starts.last().copied(), Some(utc("2026-05-04T10:30:00Z")));
         assert_eq!(starts.len(), 7);
-        assert_eq!(
-            cal.free_starts(from, to, 90, long_ago()),
-            vec![utc("2026-05-04T09:00:00Z"), utc("2026-05-04T09:15:00Z")]
-        );
+        assert_eq!(cal.free_starts(from, to, 90, long_ago()), vec![utc("2026-05-04T09:00:00Z"), utc("2026-05-04T09:15:00Z")]);
     }
 
     // ---- 2. Buffers --------------------------------------------------------------------------
@@ -1186,42 +1031,20 @@ mod tests {
         let mut s = schedule(&tz, every_day((8, 0), (18, 0)));
         s.buffer_before_minutes = 15;
         s.buffer_after_minutes = 15;
-        let booking = Booking {
-            start: local(&tz, d, 10, 0),
-            end: local(&tz, d, 11, 0),
-        };
+        let booking = Booking { start: local(&tz, d, 10, 0), end: local(&tz, d, 11, 0) };
         let table = ZoneTable::new(&tz, date(2026, 6, 1), 28);
         let cal = Calendar::build(&s, &[booking], &table);
-        let locals: Vec<(i8, i8)> = day_starts(&cal, &tz, d, 45)
-            .iter()
-            .map(|t| (local_hm(&tz, *t).1, local_hm(&tz, *t).2))
-            .collect();
+        let locals: Vec<(i8, i8)> = day_starts(&cal, &tz, d, 45).iter().map(|t| (local_hm(&tz, *t).1, local_hm(&tz, *t).2)).collect();
         // Blocked range 09:45-11:15; a new job occupies [s-15, s+60): blocked for 09:00..=11:15.
         assert!(locals.contains(&(8, 0)));
-        assert!(
-            locals.contains(&(8, 45)),
-            "ends 09:30, after-buffer ends 09:45: fits"
-        );
+        assert!(locals.contains(&(8, 45)), "ends 09:30, after-buffer ends 09:45: fits");
         assert!(!locals.contains(&(9, 0)), "after-buffer would reach 10:00");
         assert!(!locals.contains(&(10, 30)));
-        assert!(
-            !locals.contains(&(11, 15)),
-            "before-buffer would start at 11:00"
-        );
-        assert!(
-            locals.contains(&(11, 30)),
-            "before-buffer starts at 11:15: fits"
-        );
-        let blocked: Vec<_> = (9 * 60..=11 * 60 + 15)
-            .step_by(15)
-            .map(|m| ((m / 60) as i8, (m % 60) as i8))
-            .collect();
+        assert!(!locals.contains(&(11, 15)), "before-buffer would start at 11:00");
+        assert!(locals.contains(&(11, 30)), "before-buffer starts at 11:15: fits");
+        let blocked: Vec<_> = (9 * 60..=11 * 60 + 15).step_by(15).map(|m| ((m / 60) as i8, (m % 60) as i8)).collect();
         assert!(blocked.iter().all(|b| !locals.contains(b)));
-        assert_eq!(
-            locals.len(),
-            38 - blocked.len(),
-            "08:00..=17:15 minus the blocked ones"
-        );
+        assert_eq!(locals.len(), 38 - blocked.len(), "08:00..=17:15 minus the blocked ones");
         // Without buffers the job may touch the booking.
         s.buffer_before_minutes = 0;
         s.buffer_after_minutes = 0;
@@ -1251,10 +1074,7 @@ mod tests {
         let d = date(2026, 6, 10);
         let s = schedule(&tz, every_day((8, 0), (18, 0)));
         let start = local(&tz, d, 10, 7);
-        let booking = Booking {
-            start,
-            end: local(&tz, d, 10, 38),
-        };
+        let booking = Booking { start, end: local(&tz, d, 10, 38) };
         let table = ZoneTable::new(&tz, date(2026, 6, 1), 28);
         let starts = day_starts(&Calendar::build(&s, &[booking], &table), &tz, d, 15);
         assert!(starts.contains(&local(&tz, d, 9, 45)));
@@ -1274,19 +1094,10 @@ mod tests {
         let table = ZoneTable::new(&tz, date(2026, 6, 1), 28);
         let cal = Calendar::build(&s, &[], &table);
         let (from, to) = (local(&tz, d, 0, 0), local(&tz, d, 23, 0));
-        assert_eq!(
-            cal.earliest_start(from, to, 30, local(&tz, d, 9, 0)),
-            Some(local(&tz, d, 10, 0))
-        );
+        assert_eq!(cal.earliest_start(from, to, 30, local(&tz, d, 9, 0)), Some(local(&tz, d, 10, 0)));
         let just_after = local(&tz, d, 9, 0) + jiff::SignedDuration::from_secs(1);
-        assert_eq!(
-            cal.earliest_start(from, to, 30, just_after),
-            Some(local(&tz, d, 10, 15))
-        );
-        assert_eq!(
-            cal.earliest_start(from, to, 30, local(&tz, d, 6, 0)),
-            Some(local(&tz, d, 8, 0))
-        );
+        assert_eq!(cal.earliest_start(from, to, 30, just_after), Some(local(&tz, d, 10, 15)));
+        assert_eq!(cal.earliest_start(from, to, 30, local(&tz, d, 6, 0)), Some(local(&tz, d, 8, 0)));
         assert_eq!(cal.earliest_start(from, to, 30, local(&tz, d, 17, 0)), None);
     }
 
@@ -1297,10 +1108,7 @@ mod tests {
         let mut s = schedule(&tz, every_day((8, 0), (18, 0)));
         s.max_jobs_per_day = Some(2);
         let table = ZoneTable::new(&tz, date(2026, 6, 1), 28);
-        let b = |h| Booking {
-            start: local(&tz, d, h, 0),
-            end: local(&tz, d, h + 1, 0),
-        };
+        let b = |h| Booking { start: local(&tz, d, h, 0), end: local(&tz, d, h + 1, 0) };
         let one = Calendar::build(&s, &[b(9)], &table);
         assert!(!day_starts(&one, &tz, d, 60).is_empty());
         let two = Calendar::build(&s, &[b(9), b(14)], &table);
@@ -1308,10 +1116,7 @@ mod tests {
         assert!(!day_starts(&two, &tz, next, 60).is_empty());
         // 00:30 local on the 11th is still the 10th in UTC: it counts for the 11th.
         s.max_jobs_per_day = Some(1);
-        let early = Booking {
-            start: local(&tz, next, 0, 30),
-            end: local(&tz, next, 1, 0),
-        };
+        let early = Booking { start: local(&tz, next, 0, 30), end: local(&tz, next, 1, 0) };
         assert_eq!(tz.to_datetime(early.start).date(), next);
         assert_eq!(early.start.to_zoned(TimeZone::UTC).date(), d);
         let cal = Calendar::build(&s, &[early], &table);
@@ -1327,21 +1132,12 @@ mod tests {
         let tz = zurich();
         let d = date(2026, 6, 10);
         let mut s = schedule(&tz, every_day((8, 0), (18, 0)));
-        s.exceptions.push(Exception {
-            date: d,
-            kind: ExceptionKind::ExtraHours {
-                start_min: 19 * 60,
-                end_min: 21 * 60,
-            },
-        });
+        s.exceptions.push(Exception { date: d, kind: ExceptionKind::ExtraHours { start_min: 19 * 60, end_min: 21 * 60 } });
         let table = ZoneTable::new(&tz, date(2026, 6, 1), 28);
         assert!(!day_starts(&Calendar::build(&s, &[], &table), &tz, d, 60).is_empty());
         s.paused = true;
         let cal = Calendar::build(&s, &[], &table);
-        let (from, to) = (
-            local(&tz, date(2026, 6, 1), 0, 0),
-            local(&tz, date(2026, 6, 28), 0, 0),
-        );
+        let (from, to) = (local(&tz, date(2026, 6, 1), 0, 0), local(&tz, date(2026, 6, 28), 0, 0));
         assert!(cal.free_starts(from, to, 15, long_ago()).is_empty());
     }
 
@@ -1350,13 +1146,7 @@ mod tests {
         let tz = zurich();
         let mut s = schedule(&tz, every_day((8, 0), (18, 0)));
         s.holidays.push((date(2026, 6, 10), date(2026, 6, 12)));
-        s.exceptions.push(Exception {
-            date: date(2026, 6, 11),
-            kind: ExceptionKind::ExtraHours {
-                start_min: 19 * 60,
-                end_min: 21 * 60,
-            },
-        });
+        s.exceptions.push(Exception { date: date(2026, 6, 11), kind: ExceptionKind::ExtraHours { start_min: 19 * 60, end_min: 21 * 60 } });
         let table = ZoneTable::new(&tz, date(2026, 6, 1), 28);
         let cal = Calendar::build(&s, &[], &table);
         assert!(!day_starts(&cal, &tz, date(2026, 6, 9), 60).is_empty());
@@ -1371,22 +1161,13 @@ mod tests {
         let tz = zurich();
         let d = date(2026, 6, 10);
         let mut s = schedule(&tz, every_day((8, 0), (18, 0)));
-        s.exceptions.push(Exception {
-            date: d,
-            kind: ExceptionKind::DayOff,
-        });
+        s.exceptions.push(Exception { date: d, kind: ExceptionKind::DayOff });
         let table = ZoneTable::new(&tz, date(2026, 6, 1), 28);
         let cal = Calendar::build(&s, &[], &table);
         assert!(day_starts(&cal, &tz, d, 15).is_empty());
         assert!(!day_starts(&cal, &tz, date(2026, 6, 9), 15).is_empty());
         assert!(!day_starts(&cal, &tz, date(2026, 6, 11), 15).is_empty());
-        s.exceptions.push(Exception {
-            date: d,
-            kind: ExceptionKind::ExtraHours {
-                start_min: 20 * 60,
-                end_min: 21 * 60,
-            },
-        });
+        s.exceptions.push(Exception { date: d, kind: ExceptionKind::ExtraHours { start_min: 20 * 60, end_min: 21 * 60 } });
         let cal = Calendar::build(&s, &[], &table);
         assert_eq!(day_starts(&cal, &tz, d, 60), vec![local(&tz, d, 20, 0)]);
     }
@@ -1398,20 +1179,8 @@ mod tests {
         let mut s = schedule(&tz, vec![rule(Weekday::Wednesday, (8, 0), (12, 0))]);
         let table = ZoneTable::new(&tz, date(2026, 6, 1), 28);
         assert!(day_starts(&Calendar::build(&s, &[], &table), &tz, d, 15).is_empty());
-        s.exceptions.push(Exception {
-            date: d,
-            kind: ExceptionKind::ExtraHours {
-                start_min: 10 * 60,
-                end_min: 12 * 60,
-            },
-        });
-        s.exceptions.push(Exception {
-            date: date(2026, 6, 10),
-            kind: ExceptionKind::ExtraHours {
-                start_min: 12 * 60,
-                end_min: 13 * 60,
-            },
-        });
+        s.exceptions.push(Exception { date: d, kind: ExceptionKind::ExtraHours { start_min: 10 * 60, end_min: 12 * 60 } });
+        s.exceptions.push(Exception { date: date(2026, 6, 10), kind: ExceptionKind::ExtraHours { start_min: 12 * 60, end_min: 13 * 60 } });
         let cal = Calendar::build(&s, &[], &table);
         assert_eq!(day_starts(&cal, &tz, d, 120), vec![local(&tz, d, 10, 0)]);
         // Wednesday: rule 08-12 joined with extra 12-13 gives a 5-hour stretch.
@@ -1428,10 +1197,7 @@ mod tests {
         assert_eq!(day_starts(&cal, &tz, date(2026, 6, 1), 15).len(), 96);
         assert_eq!(day_starts(&cal, &tz, date(2026, 6, 7), 15).len(), 96);
         assert!(day_starts(&cal, &tz, date(2026, 6, 8), 15).is_empty());
-        assert!(
-            day_starts(&cal, &tz, date(2026, 6, 1), 0).is_empty(),
-            "zero-length job"
-        );
+        assert!(day_starts(&cal, &tz, date(2026, 6, 1), 0).is_empty(), "zero-length job");
     }
 
     #[test]
@@ -1441,82 +1207,32 @@ mod tests {
         assert_eq!(ok.validate(), Ok(()));
         let mut s = ok.clone();
         s.rules.push(rule(Weekday::Monday, (12, 0), (12, 0)));
-        assert!(matches!(
-            s.validate(),
-            Err(ScheduleError::RuleRange { index: 7, .. })
-        ));
+        assert!(matches!(s.validate(), Err(ScheduleError::RuleRange { index: 7, .. })));
         let mut s = ok.clone();
-        s.rules.push(WeeklyRule {
-            weekday: Weekday::Monday,
-            start_min: 0,
-            end_min: 1455,
-        });
+        s.rules.push(WeeklyRule { weekday: Weekday::Monday, start_min: 0, end_min: 1455 });
         assert!(matches!(s.validate(), Err(ScheduleError::RuleRange { .. })));
         let mut s = ok.clone();
         s.rules.push(rule(Weekday::Monday, (9, 10), (10, 0)));
-        assert!(matches!(
-            s.validate(),
-            Err(ScheduleError::RuleNotOnSlot { .. })
-        ));
+        assert!(matches!(s.validate(), Err(ScheduleError::RuleNotOnSlot { .. })));
         let mut s = ok.clone();
-        s.exceptions.push(Exception {
-            date: date(2026, 1, 1),
-            kind: ExceptionKind::ExtraHours {
-                start_min: 60,
-                end_min: 50,
-            },
-        });
-        assert!(matches!(
-            s.validate(),
-            Err(ScheduleError::ExtraHoursRange { .. })
-        ));
+        s.exceptions.push(Exception { date: date(2026, 1, 1), kind: ExceptionKind::ExtraHours { start_min: 60, end_min: 50 } });
+        assert!(matches!(s.validate(), Err(ScheduleError::ExtraHoursRange { .. })));
         let mut s = ok.clone();
-        s.exceptions.push(Exception {
-            date: date(2026, 1, 1),
-            kind: ExceptionKind::ExtraHours {
-                start_min: 60,
-                end_min: 70,
-            },
-        });
-        assert!(matches!(
-            s.validate(),
-            Err(ScheduleError::ExtraHoursNotOnSlot { .. })
-        ));
+        s.exceptions.push(Exception { date: date(2026, 1, 1), kind: ExceptionKind::ExtraHours { start_min: 60, end_min: 70 } });
+        assert!(matches!(s.validate(), Err(ScheduleError::ExtraHoursNotOnSlot { .. })));
         let mut s = ok.clone();
         s.buffer_after_minutes = 20;
-        assert!(matches!(
-            s.validate(),
-            Err(ScheduleError::BufferNotOnSlot {
-                side: BufferSide::After,
-                minutes: 20
-            })
-        ));
+        assert!(matches!(s.validate(), Err(ScheduleError::BufferNotOnSlot { side: BufferSide::After, minutes: 20 })));
         let mut s = ok.clone();
         s.buffer_before_minutes = 1455;
-        assert!(matches!(
-            s.validate(),
-            Err(ScheduleError::BufferTooLong { .. })
-        ));
+        assert!(matches!(s.validate(), Err(ScheduleError::BufferTooLong { .. })));
         let mut s = ok.clone();
         s.holidays.push((date(2026, 1, 2), date(2026, 1, 1)));
-        assert!(matches!(
-            s.validate(),
-            Err(ScheduleError::HolidayReversed { .. })
-        ));
+        assert!(matches!(s.validate(), Err(ScheduleError::HolidayReversed { .. })));
         // An invalid schedule offers nothing.
         let table = ZoneTable::new(&tz, date(2026, 1, 1), 7);
-        assert!(
-            day_starts(&Calendar::build(&s, &[], &table), &tz, date(2026, 1, 3), 15).is_empty()
-        );
-        assert!(
-            !day_starts(
-                &Calendar::build(&ok, &[], &table),
-                &tz,
-                date(2026, 1, 3),
-                15
-            )
-            .is_empty()
-        );
+        assert!(day_starts(&Calendar::build(&s, &[], &table), &tz, date(2026, 1, 3), 15).is_empty());
+        assert!(!day_starts(&Calendar::build(&ok, &[], &table), &tz, date(2026, 1, 3), 15).is_empty());
     }
 
     #[test]
@@ -1553,14 +1269,8 @@ mod tests {
         assert_eq!((sunday[0].end, sunday[1].start), (transition, transition));
         assert_eq!(sunday[1].end - sunday[0].start, 23 * 3600);
         assert_eq!(table.day_of_instant(transition - 1), Some(1));
-        assert_eq!(
-            table.day_of_instant(utc("2026-03-29T22:00:00Z").as_second()),
-            Some(2)
-        );
-        assert_eq!(
-            table.day_of_instant(utc("2026-03-27T22:59:59Z").as_second()),
-            None
-        );
+        assert_eq!(table.day_of_instant(utc("2026-03-29T22:00:00Z").as_second()), Some(2));
+        assert_eq!(table.day_of_instant(utc("2026-03-27T22:59:59Z").as_second()), None);
         assert!(table.aligned);
     }
 
@@ -1573,14 +1283,8 @@ mod tests {
         let first = date(2026, 1, 1);
         let table = ZoneTable::new(&tz, first, 200);
         let bookings = [
-            Booking {
-                start: utc("2026-02-10T10:07:00Z"),
-                end: utc("2026-02-10T11:00:00Z"),
-            },
-            Booking {
-                start: utc("2026-05-01T00:00:00Z"),
-                end: utc("2026-05-01T00:15:00Z"),
-            },
+            Booking { start: utc("2026-02-10T10:07:00Z"), end: utc("2026-02-10T11:00:00Z") },
+            Booking { start: utc("2026-05-01T00:00:00Z"), end: utc("2026-05-01T00:15:00Z") },
         ];
         let cal = Calendar::build(&s, &bookings, &table);
         let from = utc("2025-12-20T00:00:00Z");
@@ -1600,13 +1304,7 @@ mod tests {
         assert_eq!(cal.earliest_start(from, to, 80 * 1440, long_ago()), None);
     }
 
-    fn collect<const W: usize>(
-        cal: &Calendar,
-        from: Timestamp,
-        to: Timestamp,
-        minutes: u32,
-        now: Timestamp,
-    ) -> Vec<Timestamp> {
+    fn collect<const W: usize>(cal: &Calendar, from: Timestamp, to: Timestamp, minutes: u32, now: Timestamp) -> Vec<Timestamp> {
         let mut out = Vec::new();
         cal.scan::<W>(from, to, minutes, now, &mut |s| {
             out.push(slot_to_timestamp(s).expect("in range"));
@@ -1629,20 +1327,12 @@ mod tests {
 
     /// Whether local `date` at minute-of-day `tod` is working time, literally from the schedule.
     fn ref_working(s: &Schedule, first: Date, days: u16, d: Date, tod: u16) -> bool {
-        let last = first
-            .checked_add(jiff::Span::new().days(i64::from(days)))
-            .expect("date");
+        let last = first.checked_add(jiff::Span::new().days(i64::from(days))).expect("date");
         if d < first || d >= last || s.paused || s.holidays.iter().any(|&(a, b)| a <= d && d <= b) {
             return false;
         }
-        let day_off = s
-            .exceptions
-            .iter()
-            .any(|e| e.date == d && e.kind == ExceptionKind::DayOff);
-        let by_rule = !day_off
-            && s.rules
-                .iter()
-                .any(|r| r.weekday == d.weekday() && r.start_min <= tod && tod < r.end_min);
+        let day_off = s.exceptions.iter().any(|e| e.date == d && e.kind == ExceptionKind::DayOff);
+        let by_rule = !day_off && s.rules.iter().any(|r| r.weekday == d.weekday() && r.start_min <= tod && tod < r.end_min);
         by_rule
             || s.exceptions.iter().any(|e| {
                 e.date == d
@@ -1675,18 +1365,12 @@ mod tests {
         }
         let working: Vec<bool> = (first_start..to_min)
             .map(|m| {
-                let dt = s
-                    .zone
-                    .to_datetime(Timestamp::from_second(m * 60).expect("ts"));
-                let tod = u16::try_from(i32::from(dt.hour()) * 60 + i32::from(dt.minute()))
-                    .expect("minute of day");
+                let dt = s.zone.to_datetime(Timestamp::from_second(m * 60).expect("ts"));
+                let tod = u16::try_from(i32::from(dt.hour()) * 60 + i32::from(dt.minute())).expect("minute of day");
                 ref_working(s, first, days, dt.date(), tod)
             })
             .collect();
-        let (bb, ba) = (
-            i128::from(s.buffer_before_minutes),
-            i128::from(s.buffer_after_minutes),
-        );
+        let (bb, ba) = (i128::from(s.buffer_before_minutes), i128::from(s.buffer_after_minutes));
         let notice = now.as_nanosecond() + i128::from(s.min_notice_minutes) * minute_ns;
         let local_date = |t: Timestamp| s.zone.to_datetime(t).date();
         let mut out = vec![];
@@ -1699,20 +1383,13 @@ mod tests {
             let lo = s_ns - bb * minute_ns;
             let hi = s_ns + (i128::from(d) + ba) * minute_ns;
             let clash = bookings.iter().any(|b| {
-                let (bl, bh) = (
-                    b.start.as_nanosecond() - bb * minute_ns,
-                    b.end.as_nanosecond() + ba * minute_ns,
-                );
+                let (bl, bh) = (b.start.as_nanosecond() - bb * minute_ns, b.end.as_nanosecond() + ba * minute_ns);
                 bl < bh && bl < hi && lo < bh
             });
             let noticed = s_ns >= notice;
             let under_limit = s.max_jobs_per_day.is_none_or(|max| {
                 let day = local_date(ts);
-                bookings
-                    .iter()
-                    .filter(|b| local_date(b.start) == day)
-                    .count()
-                    < usize::from(max)
+                bookings.iter().filter(|b| local_date(b.start) == day).count() < usize::from(max)
             });
             if all_working && !clash && noticed && under_limit {
                 out.push(ts);
@@ -1737,12 +1414,7 @@ mod tests {
 
     #[test]
     fn the_property_test_covers_zurich_transitions() {
-        let want = [
-            date(2026, 3, 29),
-            date(2026, 10, 25),
-            date(2027, 3, 28),
-            date(2027, 10, 31),
-        ];
+        let want = [date(2026, 3, 29), date(2026, 10, 25), date(2027, 3, 28), date(2027, 10, 31)];
         assert_eq!(transition_dates(&zurich()), want);
         assert_eq!(transition_dates(&zone(ZONES[1])).len(), 4);
         assert_eq!(transition_dates(&zone(ZONES[2])).len(), 4);
@@ -1806,11 +1478,7 @@ mod tests {
                 proptest::option::of(1u8..=4),
                 (0u32..3, 0u32..3),
             );
-            let booking = (
-                0i64..32 * 1440,
-                15i64..=240,
-                prop_oneof![3 => Just(0i64), 1 => 0i64..60],
-            );
+            let booking = (0i64..32 * 1440, 15i64..=240, prop_oneof![3 => Just(0i64), 1 => 0i64..60]);
             let traffic = (
                 proptest::collection::vec(booking, 0..=10),
                 (0i64..30 * 1440 * 60, 0i64..=max_window_minutes * 60),
@@ -1850,11 +1518,7 @@ mod tests {
 
     fn materialise(c: &Case) -> Materialised {
         let tz = zone(ZONES[c.zone]);
-        let day = |k: i64| {
-            c.first
-                .checked_add(jiff::Span::new().days(k))
-                .expect("date")
-        };
+        let day = |k: i64| c.first.checked_add(jiff::Span::new().days(k)).expect("date");
         let exceptions = c
             .exceptions
             .iter()
@@ -1866,11 +1530,7 @@ mod tests {
                 },
             })
             .collect();
-        let holidays = c
-            .holiday
-            .iter()
-            .map(|&(k, len)| (day(k), day(k + len)))
-            .collect();
+        let holidays = c.holiday.iter().map(|&(k, len)| (day(k), day(k + len))).collect();
         let schedule = Schedule {
             zone: tz,
             rules: c.rules.clone(),
@@ -1896,13 +1556,7 @@ mod tests {
         let from = at(c.window.0);
         let to = at(c.window.0 + c.window.1);
         let now = at(c.now);
-        Materialised {
-            schedule,
-            bookings,
-            from,
-            to,
-            now,
-        }
+        Materialised { schedule, bookings, from, to, now }
     }
 
     fn check_case(c: &Case) -> Result<(), TestCaseError> {
@@ -1910,26 +1564,11 @@ mod tests {
         let table = ZoneTable::new(&m.schedule.zone, c.first, 28);
         prop_assert!(m.schedule.validate().is_ok());
         let cal = Calendar::build(&m.schedule, &m.bookings, &table);
-        let want = reference(
-            &m.schedule,
-            &m.bookings,
-            c.first,
-            28,
-            m.from,
-            m.to,
-            c.duration,
-            m.now,
-        );
+        let want = reference(&m.schedule, &m.bookings, c.first, 28, m.from, m.to, c.duration, m.now);
         let got = cal.free_starts(m.from, m.to, c.duration, m.now);
         prop_assert_eq!(&got, &want);
-        prop_assert_eq!(
-            cal.earliest_start(m.from, m.to, c.duration, m.now),
-            want.first().copied()
-        );
-        prop_assert_eq!(
-            &collect::<CHUNK_WORDS>(&cal, m.from, m.to, c.duration, m.now),
-            &want
-        );
+        prop_assert_eq!(cal.earliest_start(m.from, m.to, c.duration, m.now), want.first().copied());
+        prop_assert_eq!(&collect::<CHUNK_WORDS>(&cal, m.from, m.to, c.duration, m.now), &want);
         prop_assert_eq!(&collect::<2>(&cal, m.from, m.to, c.duration, m.now), &want);
         prop_assert_eq!(&collect::<1>(&cal, m.from, m.to, c.duration, m.now), &want);
         Ok(())
@@ -1958,16 +1597,7 @@ mod tests {
     fn reference_follows_local_time() {
         let tz = zurich();
         let s = schedule(&tz, vec![rule(Weekday::Sunday, (9, 0), (10, 0))]);
-        let got = reference(
-            &s,
-            &[],
-            date(2026, 3, 23),
-            14,
-            utc("2026-03-29T00:00:00Z"),
-            utc("2026-03-30T00:00:00Z"),
-            60,
-            long_ago(),
-        );
+        let got = reference(&s, &[], date(2026, 3, 23), 14, utc("2026-03-29T00:00:00Z"), utc("2026-03-30T00:00:00Z"), 60, long_ago());
         assert_eq!(got, vec![utc("2026-03-29T07:00:00Z")]);
     }
 
@@ -1998,29 +1628,14 @@ mod tests {
         s.max_jobs_per_day = Some(3);
         s.min_notice_minutes = 120;
         s.exceptions = vec![
-            Exception {
-                date: date(2026, 3, 18),
-                kind: ExceptionKind::DayOff,
-            },
-            Exception {
-                date: date(2026, 3, 29),
-                kind: ExceptionKind::ExtraHours {
-                    start_min: 600,
-                    end_min: 900,
-                },
-            },
-            Exception {
-                date: date(2026, 4, 3),
-                kind: ExceptionKind::DayOff,
-            },
+            Exception { date: date(2026, 3, 18), kind: ExceptionKind::DayOff },
+            Exception { date: date(2026, 3, 29), kind: ExceptionKind::ExtraHours { start_min: 600, end_min: 900 } },
+            Exception { date: date(2026, 4, 3), kind: ExceptionKind::DayOff },
         ];
         let bookings: Vec<Booking> = (0..16)
             .map(|i| {
                 let start = local(&tz, date(2026, 3, 16 + i), 9 + i % 5, 0);
-                Booking {
-                    start,
-                    end: start + jiff::SignedDuration::from_mins(90),
-                }
+                Booking { start, end: start + jiff::SignedDuration::from_mins(90) }
             })
             .collect();
         let builds = 200_000u32;
@@ -2038,40 +1653,23 @@ mod tests {
             let t = Instant::now();
             let mut hits = 0usize;
             for _ in 0..queries {
-                hits += usize::from(
-                    cal.earliest_start(black_box(from), black_box(to), black_box(minutes), now)
-                        .is_some(),
-                );
+                hits += usize::from(cal.earliest_start(black_box(from), black_box(to), black_box(minutes), now).is_some());
             }
             (t.elapsed() / queries, hits)
         };
         let evening = time_query(utc("2026-03-27T17:00:00Z"), utc("2026-03-27T20:00:00Z"), 90);
         let miss = time_query(utc("2026-03-28T17:00:00Z"), utc("2026-03-28T20:00:00Z"), 90);
-        let month = time_query(
-            utc("2026-03-16T00:00:00Z"),
-            utc("2026-04-13T00:00:00Z"),
-            600,
-        );
+        let month = time_query(utc("2026-03-16T00:00:00Z"), utc("2026-04-13T00:00:00Z"), 600);
         let all = {
             let t = Instant::now();
             let n = 100_000u32;
             let mut total = 0;
             for _ in 0..n {
-                total += cal
-                    .free_starts(
-                        utc("2026-03-16T00:00:00Z"),
-                        utc("2026-04-13T00:00:00Z"),
-                        90,
-                        now,
-                    )
-                    .len();
+                total += cal.free_starts(utc("2026-03-16T00:00:00Z"), utc("2026-04-13T00:00:00Z"), 90, now).len();
             }
             (t.elapsed() / n, total / n as usize)
         };
-        assert_eq!(
-            (evening.1, miss.1, month.1),
-            (queries as usize, 0, queries as usize)
-        );
+        assert_eq!((evening.1, miss.1, month.1), (queries as usize, 0, queries as usize));
         println!(
             "zone table (28 days): {table_time:?}; build: {build:?}/calendar, {} heap bytes; \
              earliest_start 3 h window (hit): {:?}; 3 h window (no hit): {:?}; 28-day window, 10 h job: {:?}; \

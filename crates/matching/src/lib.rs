@@ -73,18 +73,9 @@ mod tests {
     #[test]
     fn buckets_have_the_documented_edges() {
         assert_eq!(DistanceBucket::of_metres(999.0), DistanceBucket::Under1Km);
-        assert_eq!(
-            DistanceBucket::of_metres(1_000.0),
-            DistanceBucket::From1To2Km
-        );
-        assert_eq!(
-            DistanceBucket::of_metres(4_999.0),
-            DistanceBucket::From2To5Km
-        );
-        assert_eq!(
-            DistanceBucket::of_metres(10_000.0),
-            DistanceBucket::Over10Km
-        );
+        assert_eq!(DistanceBucket::of_metres(1_000.0), DistanceBucket::From1To2Km);
+        assert_eq!(DistanceBucket::of_metres(4_999.0), DistanceBucket::From2To5Km);
+        assert_eq!(DistanceBucket::of_metres(10_000.0), DistanceBucket::Over10Km);
     }
 
     #[test]

@@ -50,10 +50,7 @@ const POSTCODES: &[(&str, &str, f64, f64)] = &[
 /// The centre of a postcode of the demo region, with the place's name.
 pub fn lookup(postcode: &str) -> Option<(&'static str, GeoPoint)> {
     let code = postcode.trim();
-    POSTCODES
-        .iter()
-        .find(|(pc, ..)| *pc == code)
-        .and_then(|&(_, name, lat, lon)| GeoPoint::new(lat, lon).ok().map(|p| (name, p)))
+    POSTCODES.iter().find(|(pc, ..)| *pc == code).and_then(|&(_, name, lat, lon)| GeoPoint::new(lat, lon).ok().map(|p| (name, p)))
 }
 
 /// Every postcode the table knows, in ascending order.

@@ -8,7 +8,7 @@
 //! helpers living in them gives the spatial prefilter. Distances use unit vectors (n-vectors):
 //! `dot(a, b) >= cos(r / R)` is exact for "within r" and costs a few multiplications.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use h3o::{CellIndex, LatLng, Resolution};
 use jiff::Timestamp;
@@ -110,13 +110,8 @@ pub struct Match {
 }
 
 /// The ranking weights, in the order the explanation lists them.
-pub const WEIGHTS: [(&str, f64); 5] = [
-    ("distance", 0.35),
-    ("skill_fit", 0.15),
-    ("rating", 0.20),
-    ("reliability", 0.15),
-    ("fairness", 0.15),
-];
+pub const WEIGHTS: [(&str, f64); 5] =
+    [("distance", 0.35), ("skill_fit", 0.15), ("rating", 0.20), ("reliability", 0.15), ("fairness", 0.15)];
 
 struct Entry {
     id: UserId,
@@ -130,19 +125,19 @@ struct Entry {
 }
 
 impl Entry {
-    /// The indexed form of a helper whose skills are already numbered; `None` if the home has no
-    /// cell.
-    fn build(h: &HelperRecord, skills: u64, table: &ZoneTable) -> Option<Entry> {
-        Some(Entry {
+    /// The indexed form of a helper whose skills are already numbered and whose home lies in
+    /// `cell`.
+    fn build(h: &HelperRecord, skills: u64, cell: CellIndex, table: &ZoneTable) -> Entry {
+        Entry {
             id: h.id,
             nvec: nvec(h.home),
             cos_reach: cos_of_km(f64::from(h.radius_km.clamp(1, MAX_RADIUS_KM))),
-            cell: cell_of(h.home)?,
+            cell,
             skills,
             languages: h.languages.iter().fold(0u8, |acc, l| acc | lang_bit(*l)),
             calendar: Calendar::build(&h.schedule, &h.bookings, table),
             stats: h.stats,
-        })
+        }
     }
 }
 
@@ -175,9 +170,7 @@ fn metres_of_dot(d: f64) -> f64 {
 
 fn cell_of(p: GeoPoint) -> Option<CellIndex> {
     // A GeoPoint is always finite and in range, which is all LatLng::new checks.
-    LatLng::new(p.lat(), p.lon())
-        .ok()
-        .map(|ll| ll.to_cell(INDEX_RES))
+    LatLng::new(p.lat(), p.lon()).ok().map(|ll| ll.to_cell(INDEX_RES))
 }
 
 /// The grid distance k whose disk around the query's cell holds every point within `km`:
@@ -188,11 +181,7 @@ fn disk_k(cell: CellIndex, km: f64) -> u32 {
     let e_min = lengths.iter().copied().fold(f64::INFINITY, f64::min) * 0.9;
     let e_max = lengths.iter().copied().fold(0.0, f64::max) * 1.1;
     let k = (((km + e_max) / e_min - 0.5) / 1.5).ceil();
-    if k.is_finite() && k > 0.0 {
-        k as u32
-    } else {
-        1
-    }
+    if k.is_finite() && k > 0.0 { k as u32 } else { 1 }
 }
 
 impl MatchIndex {
@@ -225,12 +214,7 @@ impl MatchIndex {
 
     /// Approximate memory held by the calendars and the spatial map, in bytes.
     pub fn heap_bytes(&self) -> usize {
-        let entries: usize = self
-            .slab
-            .iter()
-            .flatten()
-            .map(|e| std::mem::size_of::<Entry>() + e.calendar.heap_bytes())
-            .sum();
+        let entries: usize = self.slab.iter().flatten().map(|e| std::mem::size_of::<Entry>() + e.calendar.heap_bytes()).sum();
         let cells: usize = self.cells.values().map(|v| v.capacity() * 4 + 48).sum();
         entries + cells + self.by_id.capacity() * 24
     }
@@ -249,10 +233,8 @@ impl MatchIndex {
     pub fn upsert(&mut self, h: &HelperRecord) {
         self.remove(h.id);
         let skills = self.skill_bits(&h.skills);
-        let Some(entry) = Entry::build(h, skills, &self.table) else {
-            return;
-        };
-        let cell = entry.cell;
+        let Some(cell) = cell_of(h.home) else { return };
+        let entry = Entry::build(h, skills, cell, &self.table);
         let slot = match self.free.pop() {
             Some(s) => {
                 if let Some(place) = self.slab.get_mut(s as usize) {
@@ -272,77 +254,102 @@ impl MatchIndex {
     /// Adds many helpers at once: the same index as upserting `records` one by one in order (a
     /// later record replaces an earlier one, or an indexed helper, with the same id), so every
     /// search answers the same, only built faster. Cells, unit vectors and calendars are
-    /// computed on all available cores (`std::thread::scope`), and the new helpers are stored
-    /// ordered by cell, so a search reads the helpers of one cell from adjacent memory.
+    /// computed on all available cores (`std::thread::scope`) while this thread fills the maps,
+    /// and the new helpers are built and stored in cell order, so a search reads the helpers of
+    /// one cell, and their calendars, from adjacent memory.
     pub fn bulk_load(&mut self, records: &[HelperRecord]) {
-        if records.is_empty() {
+        let n = records.len();
+        if n == 0 {
             return;
         }
-        // Skill bits are numbered in order of first sight, exactly as upserts would number them.
-        let skills: Vec<u64> = records.iter().map(|h| self.skill_bits(&h.skills)).collect();
-        // The last record of each id wins; the others are skipped.
-        let mut last: HashMap<UserId, usize> = HashMap::with_capacity(records.len());
-        for (i, h) in records.iter().enumerate() {
-            last.insert(h.id, i);
-        }
-        if !self.is_empty() {
-            for &id in last.keys() {
-                self.remove(id);
-            }
-        }
-        let threads = std::thread::available_parallelism()
-            .map_or(1, std::num::NonZeroUsize::get)
-            .clamp(1, records.len());
-        let chunk = records.len().div_ceil(threads);
-        let (table, last) = (&self.table, &last);
-        let mut built: Vec<Option<Entry>> = Vec::with_capacity(records.len());
-        std::thread::scope(|scope| {
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).clamp(1, n);
+        // 1. Workers: each home's cell, and each chunk's new skill names in order of first
+        //    sight. This thread meanwhile: which record of each id wins (the last one).
+        let known = &self.skills;
+        let (cells, fresh, wins) = std::thread::scope(|scope| {
             let workers: Vec<_> = records
-                .chunks(chunk)
-                .zip(skills.chunks(chunk))
-                .enumerate()
-                .map(|(c, (part, bits))| {
+                .chunks(n.div_ceil(threads))
+                .map(|part| {
                     scope.spawn(move || {
-                        part.iter()
-                            .zip(bits)
-                            .enumerate()
-                            .map(|(j, (h, &bits))| {
-                                let wins = last.get(&h.id) == Some(&(c * chunk + j));
-                                if wins {
-                                    Entry::build(h, bits, table)
-                                } else {
-                                    None
+                        let mut seen = HashSet::new();
+                        let mut fresh: Vec<&String> = Vec::new();
+                        let cells: Vec<Option<CellIndex>> = part
+                            .iter()
+                            .map(|h| {
+                                for s in &h.skills {
+                                    if !known.contains_key(s) && seen.insert(s) {
+                                        fresh.push(s);
+                                    }
                                 }
+                                cell_of(h.home)
                             })
-                            .collect::<Vec<_>>()
+                            .collect();
+                        (cells, fresh)
                     })
                 })
                 .collect();
+            let wins = last_of_each_id(records);
+            let (mut cells, mut fresh) = (Vec::with_capacity(n), Vec::new());
             for worker in workers {
-                match worker.join() {
-                    Ok(part) => built.extend(part),
-                    Err(panic) => std::panic::resume_unwind(panic),
+                let (c, f) = joined(worker);
+                cells.extend(c);
+                fresh.extend(f);
+            }
+            (cells, fresh, wins)
+        });
+        // Skill bits are numbered in order of first sight, exactly as upserts number them.
+        for name in fresh {
+            self.skill_bits(std::slice::from_ref(name));
+        }
+        if !self.is_empty() {
+            for (h, _) in records.iter().zip(&wins).filter(|(_, w)| **w) {
+                self.remove(h.id);
+            }
+        }
+        // 2. The winners that have a cell, in cell order, take the next slab slots.
+        let mut order: Vec<(u64, usize)> =
+            cells.iter().zip(&wins).enumerate().filter_map(|(i, (c, &w))| c.filter(|_| w).map(|c| (u64::from(c), i))).collect();
+        order.sort_unstable();
+        let base = self.slab.len();
+        self.slab.resize_with(base + order.len(), || None);
+        // 3. Workers: the entries, straight into their slots. This thread meanwhile: the maps.
+        let (skills, table, cells) = (&self.skills, &self.table, &cells);
+        let (by_id, cell_map) = (&mut self.by_id, &mut self.cells);
+        let slots = self.slab.get_mut(base..).unwrap_or_default();
+        let per = order.len().div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = slots
+                .chunks_mut(per)
+                .zip(order.chunks(per))
+                .map(|(slots, part)| {
+                    scope.spawn(move || {
+                        for (slot, &(_, i)) in slots.iter_mut().zip(part) {
+                            if let (Some(h), Some(Some(cell))) = (records.get(i), cells.get(i)) {
+                                let bits = h.skills.iter().filter_map(|s| skills.get(s)).fold(0u64, |acc, &bit| acc | 1u64 << bit);
+                                *slot = Some(Entry::build(h, bits, *cell, table));
+                            }
+                        }
+                    })
+                })
+                .collect();
+            by_id.reserve(order.len());
+            for (k, &(_, i)) in order.iter().enumerate() {
+                if let Some(h) = records.get(i) {
+                    by_id.insert(h.id, slot_number(base + k));
                 }
             }
+            let mut k = base;
+            for run in order.chunk_by(|a, b| a.0 == b.0) {
+                if let Some(Some(cell)) = run.first().and_then(|&(_, i)| cells.get(i)) {
+                    let list = cell_map.entry(*cell).or_default();
+                    list.extend((k..k + run.len()).map(slot_number));
+                }
+                k += run.len();
+            }
+            for worker in workers {
+                joined(worker);
+            }
         });
-        let mut order: Vec<(u64, usize)> = built
-            .iter()
-            .enumerate()
-            .filter_map(|(i, e)| e.as_ref().map(|e| (u64::from(e.cell), i)))
-            .collect();
-        order.sort_unstable();
-        self.slab.reserve(order.len());
-        self.by_id.reserve(order.len());
-        for (_, i) in order {
-            let Some(entry) = built.get_mut(i).and_then(Option::take) else {
-                continue;
-            };
-            let (id, cell) = (entry.id, entry.cell);
-            self.slab.push(Some(entry));
-            let slot = u32::try_from(self.slab.len() - 1).unwrap_or(u32::MAX);
-            self.by_id.insert(id, slot);
-            self.cells.entry(cell).or_default().push(slot);
-        }
     }
 
     /// Forgets a helper (no profile any more, suspended, erased).
@@ -362,14 +369,7 @@ impl MatchIndex {
     }
 
     /// Free starts of one helper inside a window (for the slots endpoint). `None` if not indexed.
-    pub fn free_starts(
-        &self,
-        id: UserId,
-        from: Timestamp,
-        to: Timestamp,
-        duration_minutes: u32,
-        now: Timestamp,
-    ) -> Option<Vec<Timestamp>> {
+    pub fn free_starts(&self, id: UserId, from: Timestamp, to: Timestamp, duration_minutes: u32, now: Timestamp) -> Option<Vec<Timestamp>> {
         let slot = *self.by_id.get(&id)?;
         let e = self.slab.get(slot as usize)?.as_ref()?;
         Some(e.calendar.free_starts(from, to, duration_minutes, now))
@@ -387,9 +387,7 @@ impl MatchIndex {
         if d < p.cos_max {
             return None;
         }
-        let start = e
-            .calendar
-            .earliest_start(q.from, q.to, q.duration_minutes, q.now)?;
+        let start = e.calendar.earliest_start(q.from, q.to, q.duration_minutes, q.now)?;
         let metres = metres_of_dot(d);
         let speaks = q.locale.is_none_or(|l| e.languages & lang_bit(l) != 0);
         let s = e.stats;
@@ -402,31 +400,15 @@ impl MatchIndex {
             (f64::from(s.completed) + 0.9 * 5.0) / (f64::from(s.completed + s.let_down) + 5.0),
             1.0 / (1.0 + f64::from(s.recent_offers) / 3.0),
         ];
-        let explanation: Vec<Component> = WEIGHTS
-            .iter()
-            .zip(values)
-            .map(|(&(name, weight), value)| Component {
-                name,
-                value,
-                weight,
-            })
-            .collect();
+        let explanation: Vec<Component> =
+            WEIGHTS.iter().zip(values).map(|(&(name, weight), value)| Component { name, value, weight }).collect();
         let score = explanation.iter().map(|c| c.value * c.weight).sum();
-        Some(Match {
-            helper: e.id,
-            distance: DistanceBucket::of_metres(metres),
-            earliest_start: start,
-            score,
-            explanation,
-        })
+        Some(Match { helper: e.id, distance: DistanceBucket::of_metres(metres), earliest_start: start, score, explanation })
     }
 
     fn finish(mut found: Vec<Match>, limit: usize) -> Vec<Match> {
         found.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then(a.earliest_start.cmp(&b.earliest_start))
-                .then(a.helper.uuid().cmp(&b.helper.uuid()))
+            b.score.total_cmp(&a.score).then(a.earliest_start.cmp(&b.earliest_start)).then(a.helper.uuid().cmp(&b.helper.uuid()))
         });
         found.truncate(limit);
         found
@@ -434,20 +416,9 @@ impl MatchIndex {
 
     fn prepare(&self, q: &Query) -> Option<Prepared> {
         let bit = *self.skills.get(&q.skill)?;
-        let max_km = q
-            .max_distance_km
-            .unwrap_or(f64::from(MAX_RADIUS_KM))
-            .clamp(0.0, f64::from(MAX_RADIUS_KM));
-        let area = area_cell(q.place)
-            .map(LatLng::from)
-            .and_then(|ll| GeoPoint::new(ll.lat(), ll.lng()).ok())?;
-        Some(Prepared {
-            place: nvec(q.place),
-            area: nvec(area),
-            skill: 1u64 << bit,
-            cos_max: cos_of_km(max_km),
-            max_km,
-        })
+        let max_km = q.max_distance_km.unwrap_or(f64::from(MAX_RADIUS_KM)).clamp(0.0, f64::from(MAX_RADIUS_KM));
+        let area = area_cell(q.place).map(LatLng::from).and_then(|ll| GeoPoint::new(ll.lat(), ll.lng()).ok())?;
+        Some(Prepared { place: nvec(q.place), area: nvec(area), skill: 1u64 << bit, cos_max: cos_of_km(max_km), max_km })
     }
 
     /// The best `q.limit` helpers who reach the place, have the skill and a free start of the
@@ -482,12 +453,7 @@ impl MatchIndex {
         let Some(p) = self.prepare(q) else {
             return Vec::new();
         };
-        let found = self
-            .slab
-            .iter()
-            .flatten()
-            .filter_map(|e| self.consider(e, q, &p))
-            .collect();
+        let found = self.slab.iter().flatten().filter_map(|e| self.consider(e, q, &p)).collect();
         Self::finish(found, q.limit)
     }
 }
@@ -504,9 +470,7 @@ struct Prepared {
 pub const AREA_RES: Resolution = Resolution::Eight;
 
 fn area_cell(p: GeoPoint) -> Option<CellIndex> {
-    LatLng::new(p.lat(), p.lon())
-        .ok()
-        .map(|ll| ll.to_cell(AREA_RES))
+    LatLng::new(p.lat(), p.lon()).ok().map(|ll| ll.to_cell(AREA_RES))
 }
 
 /// A helper's service area: the resolution-8 cells whose centre lies within `radius_km` of home
@@ -534,6 +498,35 @@ pub fn service_area(home: GeoPoint, radius_km: u8) -> Vec<CellIndex> {
         cells.sort_unstable();
     }
     cells
+}
+
+/// A slab position as a slot number (as `upsert` numbers them).
+fn slot_number(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+/// For each record, whether it is the last one with its id (the one an upsert loop keeps).
+fn last_of_each_id(records: &[HelperRecord]) -> Vec<bool> {
+    let mut ids: Vec<(u128, usize)> = records.iter().enumerate().map(|(i, h)| (h.id.uuid().as_u128(), i)).collect();
+    ids.sort_unstable();
+    let mut wins = vec![true; records.len()];
+    for pair in ids.windows(2) {
+        if let [(a, earlier), (b, _)] = pair
+            && a == b
+            && let Some(w) = wins.get_mut(*earlier)
+        {
+            *w = false;
+        }
+    }
+    wins
+}
+
+/// The result of a scoped worker; a worker's panic goes on in the caller.
+fn joined<T>(worker: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    match worker.join() {
+        Ok(v) => v,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 fn lang_bit(l: Locale) -> u8 {
@@ -572,15 +565,8 @@ mod tests {
     }
 
     const SKILLS: [&str; 4] = ["wifi", "tv", "router", "apps"];
-    const DAYS: [Weekday; 7] = [
-        Weekday::Monday,
-        Weekday::Tuesday,
-        Weekday::Wednesday,
-        Weekday::Thursday,
-        Weekday::Friday,
-        Weekday::Saturday,
-        Weekday::Sunday,
-    ];
+    const DAYS: [Weekday; 7] =
+        [Weekday::Monday, Weekday::Tuesday, Weekday::Wednesday, Weekday::Thursday, Weekday::Friday, Weekday::Saturday, Weekday::Sunday];
 
     fn zurich() -> TimeZone {
         TimeZone::get("Europe/Zurich").expect("zone")
@@ -606,34 +592,17 @@ mod tests {
             let base = first.to_zoned(zurich()).expect("zoned").timestamp();
             let bookings = (0..rng.below(12))
                 .map(|_| {
-                    let start = base
-                        .checked_add(jiff::SignedDuration::from_mins(
-                            (rng.below(28 * 96) * 15) as i64,
-                        ))
-                        .expect("ts");
-                    Booking {
-                        start,
-                        end: start
-                            .checked_add(jiff::SignedDuration::from_mins(
-                                60 + (rng.below(8) * 15) as i64,
-                            ))
-                            .expect("ts"),
-                    }
+                    let start = base.checked_add(jiff::SignedDuration::from_mins((rng.below(28 * 96) * 15) as i64)).expect("ts");
+                    Booking { start, end: start.checked_add(jiff::SignedDuration::from_mins(60 + (rng.below(8) * 15) as i64)).expect("ts") }
                 })
                 .collect();
-            let skills: Vec<String> = SKILLS
-                .iter()
-                .filter(|_| rng.below(2) == 0)
-                .map(|s| (*s).to_owned())
-                .collect();
+            let skills: Vec<String> = SKILLS.iter().filter(|_| rng.below(2) == 0).map(|s| (*s).to_owned()).collect();
             index.upsert(&HelperRecord {
                 id: UserId::new(),
                 home: GeoPoint::new(lat, lon).expect("point"),
                 radius_km: (rng.below(15) + 1) as u8,
                 skills,
-                languages: vec![
-                    [Locale::De, Locale::Fr, Locale::It, Locale::En][rng.below(4) as usize],
-                ],
+                languages: vec![[Locale::De, Locale::Fr, Locale::It, Locale::En][rng.below(4) as usize]],
                 schedule: Schedule {
                     zone: zurich(),
                     rules,
@@ -660,31 +629,15 @@ mod tests {
 
     fn random_query(rng: &mut Rng, first: Date) -> Query {
         let base = first.to_zoned(zurich()).expect("zoned").timestamp();
-        let from = base
-            .checked_add(jiff::SignedDuration::from_mins(
-                (rng.below(25 * 96) * 15) as i64,
-            ))
-            .expect("ts");
-        let to = from
-            .checked_add(jiff::SignedDuration::from_mins(
-                60 + (rng.below(4 * 96) * 15) as i64,
-            ))
-            .expect("ts");
+        let from = base.checked_add(jiff::SignedDuration::from_mins((rng.below(25 * 96) * 15) as i64)).expect("ts");
+        let to = from.checked_add(jiff::SignedDuration::from_mins(60 + (rng.below(4 * 96) * 15) as i64)).expect("ts");
         Query {
-            place: GeoPoint::new(
-                47.3769 + (rng.unit() - 0.5) * 0.5,
-                8.5417 + (rng.unit() - 0.5) * 0.7,
-            )
-            .expect("point"),
+            place: GeoPoint::new(47.3769 + (rng.unit() - 0.5) * 0.5, 8.5417 + (rng.unit() - 0.5) * 0.7).expect("point"),
             skill: SKILLS[rng.below(4) as usize].to_owned(),
             from,
             to,
             duration_minutes: [45, 60, 90, 120][rng.below(4) as usize],
-            max_distance_km: if rng.below(2) == 0 {
-                Some(1.0 + rng.unit() * 14.0)
-            } else {
-                None
-            },
+            max_distance_km: if rng.below(2) == 0 { Some(1.0 + rng.unit() * 14.0) } else { None },
             locale: Some(Locale::De),
             limit: [1, 10, 50][rng.below(3) as usize],
             now: base,
@@ -703,10 +656,7 @@ mod tests {
             assert_eq!(fast, slow, "query {i} differs: {q:?}");
             non_empty += usize::from(!fast.is_empty());
         }
-        assert!(
-            non_empty > 300,
-            "the queries must actually find helpers ({non_empty} of 1000 did)"
-        );
+        assert!(non_empty > 300, "the queries must actually find helpers ({non_empty} of 1000 did)");
     }
 
     #[test]
@@ -750,9 +700,7 @@ mod tests {
         let home = GeoPoint::new(47.3769, 8.5417).expect("point");
         let small = service_area(home, 1);
         let large = service_area(home, 5);
-        let count = |cells: &[CellIndex]| -> usize {
-            CellIndex::uncompact(cells.iter().copied(), AREA_RES).count()
-        };
+        let count = |cells: &[CellIndex]| -> usize { CellIndex::uncompact(cells.iter().copied(), AREA_RES).count() };
         // A res-8 cell is about 0.7 km²: a 1 km disk is about 4.5 cells, a 5 km disk about 110.
         assert!((3..=10).contains(&count(&small)), "{}", count(&small));
         assert!((90..=135).contains(&count(&large)), "{}", count(&large));
@@ -779,5 +727,178 @@ mod tests {
             let disk: Vec<CellIndex> = cell.grid_disk(disk_k(cell, 15.0));
             assert!(disk.contains(&cell_of(p).expect("cell")));
         }
+    }
+}
+
+#[cfg(test)]
+mod bulk_load_tests {
+    use jiff::civil::{Date, Weekday};
+    use jiff::tz::TimeZone;
+    use jiff::{SignedDuration, Timestamp};
+
+    use super::*;
+    use crate::availability::{Exception, ExceptionKind, WeeklyRule};
+
+    /// SplitMix64.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        fn unit(&mut self) -> f64 {
+            (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn mins(&mut self, n: u64) -> SignedDuration {
+            SignedDuration::from_mins((self.below(n) * 15) as i64)
+        }
+    }
+
+    const SKILLS: [&str; 5] = ["wifi", "tv", "router", "apps", "email"];
+
+    fn zurich() -> TimeZone {
+        TimeZone::get("Europe/Zurich").expect("zone")
+    }
+
+    fn first() -> Date {
+        Date::new(2026, 3, 16).expect("date")
+    }
+
+    fn base() -> Timestamp {
+        first().to_zoned(zurich()).expect("zoned").timestamp()
+    }
+
+    fn after(t: Timestamp, d: SignedDuration) -> Timestamp {
+        t.checked_add(d).expect("in range")
+    }
+
+    /// Helpers with rules, exceptions and bookings; ids drawn from `ids` so that some repeat.
+    fn records(n: usize, ids: &[UserId], rng: &mut Rng) -> Vec<HelperRecord> {
+        (0..n)
+            .map(|_| {
+                let rules = (0..rng.below(5) + 2)
+                    .map(|_| {
+                        let start = (rng.below(88) * 15) as u16;
+                        WeeklyRule {
+                            weekday: Weekday::from_monday_zero_offset(rng.below(7) as i8).expect("weekday"),
+                            start_min: start,
+                            end_min: (start + 60 + (rng.below(40) * 15) as u16).min(1440),
+                        }
+                    })
+                    .collect();
+                let exceptions = (0..rng.below(3))
+                    .map(|_| Exception {
+                        date: first().checked_add(SignedDuration::from_hours(24 * rng.below(28) as i64)).expect("date"),
+                        kind: if rng.below(2) == 0 {
+                            ExceptionKind::DayOff
+                        } else {
+                            ExceptionKind::ExtraHours { start_min: 1020, end_min: 1260 }
+                        },
+                    })
+                    .collect();
+                let bookings = (0..rng.below(16))
+                    .map(|_| {
+                        let start = after(base(), rng.mins(28 * 96));
+                        let end = after(start, SignedDuration::from_mins(60) + rng.mins(9));
+                        Booking { start, end }
+                    })
+                    .collect();
+                HelperRecord {
+                    id: ids[rng.below(ids.len() as u64) as usize],
+                    home: GeoPoint::new(47.3779 + (rng.unit() - 0.5) * 0.4, 8.5403 + (rng.unit() - 0.5) * 0.6).expect("point"),
+                    radius_km: (rng.below(15) + 1) as u8,
+                    skills: SKILLS.iter().filter(|_| rng.below(3) == 0).map(|s| (*s).to_owned()).collect(),
+                    languages: vec![Locale::De],
+                    schedule: Schedule {
+                        zone: zurich(),
+                        rules,
+                        exceptions,
+                        holidays: Vec::new(),
+                        paused: rng.below(30) == 0,
+                        min_notice_minutes: 60,
+                        max_jobs_per_day: (rng.below(4) == 0).then_some(2),
+                        buffer_before_minutes: 15,
+                        buffer_after_minutes: 15,
+                    },
+                    bookings,
+                    stats: HelperStats {
+                        rating_sum: rng.below(50) as u32,
+                        rating_count: rng.below(12) as u32,
+                        completed: rng.below(30) as u32,
+                        let_down: rng.below(3) as u32,
+                        recent_offers: rng.below(10) as u32,
+                    },
+                }
+            })
+            .collect()
+    }
+
+    fn query(rng: &mut Rng) -> Query {
+        let from = after(base(), rng.mins(26 * 96));
+        Query {
+            place: GeoPoint::new(47.3779 + (rng.unit() - 0.5) * 0.45, 8.5403 + (rng.unit() - 0.5) * 0.65).expect("point"),
+            skill: SKILLS[rng.below(SKILLS.len() as u64) as usize].to_owned(),
+            from,
+            to: after(from, SignedDuration::from_mins(90) + rng.mins(24)),
+            duration_minutes: [60, 90, 120][rng.below(3) as usize],
+            max_distance_km: (rng.below(2) == 0).then_some(5.0),
+            locale: Some(Locale::De),
+            limit: [10, 1000][rng.below(2) as usize],
+            now: base(),
+        }
+    }
+
+    #[test]
+    fn bulk_load_answers_exactly_like_upserts() {
+        let mut rng = Rng(2026);
+        let ids: Vec<UserId> = (0..2_500).map(|_| UserId::new()).collect();
+        let mut upserted = MatchIndex::new(&zurich(), first(), 28);
+        let mut bulk = MatchIndex::new(&zurich(), first(), 28);
+        // Both start from the same helpers; the load then replaces some and repeats ids in it.
+        let before = records(300, &ids, &mut rng);
+        for h in &before {
+            upserted.upsert(h);
+        }
+        bulk.bulk_load(&before);
+        let load = records(3_000, &ids, &mut rng);
+        for h in &load {
+            upserted.upsert(h);
+        }
+        bulk.bulk_load(&load);
+        assert_eq!(bulk.len(), upserted.len());
+        assert!(bulk.len() < 2_500, "ids repeat");
+        let mut found = 0;
+        for i in 0..600 {
+            let q = query(&mut rng);
+            let expected = upserted.search(&q);
+            assert_eq!(bulk.search(&q), expected, "query {i}: {q:?}");
+            assert_eq!(bulk.search_brute_force(&q), expected, "query {i}: {q:?}");
+            found += expected.len();
+        }
+        assert!(found > 1_000, "the queries find helpers ({found})");
+        for &id in &ids {
+            let (from, to) = (base(), after(base(), SignedDuration::from_hours(24 * 7)));
+            assert_eq!(bulk.free_starts(id, from, to, 60, base()), upserted.free_starts(id, from, to, 60, base()));
+        }
+        // Removing and upserting still work on a bulk-loaded index.
+        bulk.remove(ids[0]);
+        upserted.remove(ids[0]);
+        bulk.upsert(&load[1]);
+        upserted.upsert(&load[1]);
+        let q = query(&mut rng);
+        assert_eq!(bulk.search(&q), upserted.search(&q));
+    }
+
+    #[test]
+    fn bulk_load_of_nothing_changes_nothing() {
+        let mut index = MatchIndex::new(&zurich(), first(), 28);
+        index.bulk_load(&[]);
+        assert!(index.is_empty());
     }
 }

@@ -59,48 +59,25 @@ pub enum MailerError {
 
 impl Mailer {
     /// Builds a transport. `message_id_domain` goes to the right of the `@` in Message-IDs.
-    pub fn new(
-        config: &MailerConfig,
-        from: &str,
-        message_id_domain: &str,
-    ) -> Result<Self, MailerError> {
-        let from: Mailbox = from
-            .parse()
-            .map_err(|_| MailerError::InvalidFrom(from.to_owned()))?;
+    pub fn new(config: &MailerConfig, from: &str, message_id_domain: &str) -> Result<Self, MailerError> {
+        let from: Mailbox = from.parse().map_err(|_| MailerError::InvalidFrom(from.to_owned()))?;
         let transport = match config {
-            MailerConfig::Smtp(url) => Transport::Smtp(
-                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                    .map_err(|_| MailerError::InvalidUrl)?
-                    .build(),
-            ),
+            MailerConfig::Smtp(url) => {
+                Transport::Smtp(AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|_| MailerError::InvalidUrl)?.build())
+            }
             MailerConfig::Files(dir) => {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| MailerError::MailDir(dir.display().to_string(), e))?;
+                std::fs::create_dir_all(dir).map_err(|e| MailerError::MailDir(dir.display().to_string(), e))?;
                 Transport::Files(AsyncFileTransport::<Tokio1Executor>::new(dir))
             }
         };
-        Ok(Self {
-            transport,
-            from,
-            message_id_domain: message_id_domain.to_owned(),
-        })
+        Ok(Self { transport, from, message_id_domain: message_id_domain.to_owned() })
     }
 
     /// Sends one message. `stable_id` makes the Message-ID the same on every retry.
-    pub async fn send(
-        &self,
-        to_name: &str,
-        to_email: &str,
-        stable_id: &str,
-        msg: &Rendered,
-    ) -> Result<(), DeliveryError> {
-        let to: Mailbox = format!(
-            "{} <{}>",
-            to_name.replace(['<', '>', '"', ','], " "),
-            to_email
-        )
-        .parse()
-        .map_err(|e| DeliveryError::Permanent(format!("recipient address: {e}")))?;
+    pub async fn send(&self, to_name: &str, to_email: &str, stable_id: &str, msg: &Rendered) -> Result<(), DeliveryError> {
+        let to: Mailbox = format!("{} <{}>", to_name.replace(['<', '>', '"', ','], " "), to_email)
+            .parse()
+            .map_err(|e| DeliveryError::Permanent(format!("recipient address: {e}")))?;
         let email = Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -111,17 +88,9 @@ impl Mailer {
             .map_err(|e| DeliveryError::Permanent(format!("building the message: {e}")))?;
         match &self.transport {
             Transport::Smtp(t) => t.send(email).await.map(drop).map_err(|e| {
-                if e.is_permanent() {
-                    DeliveryError::Permanent(e.to_string())
-                } else {
-                    DeliveryError::Transient(e.to_string())
-                }
+                if e.is_permanent() { DeliveryError::Permanent(e.to_string()) } else { DeliveryError::Transient(e.to_string()) }
             }),
-            Transport::Files(t) => t
-                .send(email)
-                .await
-                .map(drop)
-                .map_err(|e| DeliveryError::Transient(e.to_string())),
+            Transport::Files(t) => t.send(email).await.map(drop).map_err(|e| DeliveryError::Transient(e.to_string())),
         }
     }
 }

@@ -34,12 +34,7 @@ pub fn render(notice: Notice, locale: Locale, data: &BookingNoticeData) -> Rende
     };
     Rendered {
         subject: fill(subject),
-        text: format!(
-            "{hello} {},\n\n{}\n\n{see}: {}\n\n{bye}\n",
-            data.recipient_name,
-            fill(line),
-            data.link
-        ),
+        text: format!("{hello} {},\n\n{}\n\n{see}: {}\n\n{bye}\n", data.recipient_name, fill(line), data.link),
     }
 }
 
@@ -65,30 +60,17 @@ fn words(notice: Notice, locale: Locale) -> (&'static str, &'static str) {
             "Nouvelle demande : {service}",
             "{customer} souhaite vous réserver pour « {service} » le {when}. Merci d'accepter ou de refuser la demande.",
         ),
-        (Requested, It) => (
-            "Nuova richiesta: {service}",
-            "{customer} desidera prenotarvi per «{service}» il {when}. Accettate o rifiutate la richiesta.",
-        ),
+        (Requested, It) => {
+            ("Nuova richiesta: {service}", "{customer} desidera prenotarvi per «{service}» il {when}. Accettate o rifiutate la richiesta.")
+        }
         (Requested, En) => (
             "New request: {service}",
             "{customer} would like to book you for \"{service}\" on {when}. Please accept or decline the request.",
         ),
-        (Accepted, De) => (
-            "Bestätigt: {service} am {when}",
-            "{helper} kommt für «{service}» am {when}.",
-        ),
-        (Accepted, Fr) => (
-            "Confirmé : {service} le {when}",
-            "{helper} viendra pour « {service} » le {when}.",
-        ),
-        (Accepted, It) => (
-            "Confermato: {service} il {when}",
-            "{helper} verrà per «{service}» il {when}.",
-        ),
-        (Accepted, En) => (
-            "Confirmed: {service} on {when}",
-            "{helper} will come for \"{service}\" on {when}.",
-        ),
+        (Accepted, De) => ("Bestätigt: {service} am {when}", "{helper} kommt für «{service}» am {when}."),
+        (Accepted, Fr) => ("Confirmé : {service} le {when}", "{helper} viendra pour « {service} » le {when}."),
+        (Accepted, It) => ("Confermato: {service} il {when}", "{helper} verrà per «{service}» il {when}."),
+        (Accepted, En) => ("Confirmed: {service} on {when}", "{helper} will come for \"{service}\" on {when}."),
         (Declined, De) => (
             "Leider abgelehnt: {service}",
             "{helper} kann «{service}» am {when} leider nicht übernehmen. Suchen Sie gerne eine andere Helferin oder einen anderen Helfer.",
@@ -101,42 +83,112 @@ fn words(notice: Notice, locale: Locale) -> (&'static str, &'static str) {
             "Richiesta rifiutata: {service}",
             "Purtroppo {helper} non può occuparsi di «{service}» il {when}. Potete scegliere un'altra persona.",
         ),
-        (Declined, En) => (
-            "Declined: {service}",
-            "Unfortunately {helper} cannot do \"{service}\" on {when}. You can choose another helper.",
+        (Declined, En) => {
+            ("Declined: {service}", "Unfortunately {helper} cannot do \"{service}\" on {when}. You can choose another helper.")
+        }
+        (Cancelled, De) => ("Abgesagt: {service} am {when}", "Der Termin «{service}» am {when} ({customer} mit {helper}) wurde abgesagt."),
+        (Cancelled, Fr) => {
+            ("Annulé : {service} le {when}", "Le rendez-vous « {service} » du {when} ({customer} avec {helper}) a été annulé.")
+        }
+        (Cancelled, It) => {
+            ("Annullato: {service} il {when}", "L'appuntamento «{service}» del {when} ({customer} con {helper}) è stato annullato.")
+        }
+        (Cancelled, En) => {
+            ("Cancelled: {service} on {when}", "The visit \"{service}\" on {when} ({customer} with {helper}) was cancelled.")
+        }
+        (Completed, De) => {
+            ("Erledigt: {service}", "«{service}» von {helper} bei {customer} ist erledigt. Danke, dass Sie Quartier nutzen!")
+        }
+        (Completed, Fr) => ("Terminé : {service}", "« {service} » par {helper} chez {customer} est terminé. Merci d'utiliser Quartier !"),
+        (Completed, It) => ("Completato: {service}", "«{service}» di {helper} da {customer} è completato. Grazie di usare Quartier!"),
+        (Completed, En) => ("Done: {service}", "\"{service}\" by {helper} for {customer} is done. Thank you for using Quartier!"),
+        (Expired, De) => (
+            "Anfrage abgelaufen: {service}",
+            "Ihre Anfrage für «{service}» am {when} wurde nicht rechtzeitig angenommen und ist abgelaufen. Suchen Sie gerne eine andere Person oder eine andere Zeit.",
         ),
-        (Cancelled, De) => (
-            "Abgesagt: {service} am {when}",
-            "Der Termin «{service}» am {when} ({customer} mit {helper}) wurde abgesagt.",
+        (Expired, Fr) => (
+            "Demande expirée : {service}",
+            "Votre demande pour « {service} » le {when} n'a pas été acceptée à temps et a expiré. Choisissez une autre personne ou un autre moment.",
         ),
-        (Cancelled, Fr) => (
-            "Annulé : {service} le {when}",
-            "Le rendez-vous « {service} » du {when} ({customer} avec {helper}) a été annulé.",
+        (Expired, It) => (
+            "Richiesta scaduta: {service}",
+            "La vostra richiesta per «{service}» il {when} non è stata accettata in tempo ed è scaduta. Scegliete un'altra persona o un altro orario.",
         ),
-        (Cancelled, It) => (
-            "Annullato: {service} il {when}",
-            "L'appuntamento «{service}» del {when} ({customer} con {helper}) è stato annullato.",
+        (Expired, En) => (
+            "Request expired: {service}",
+            "Your request for \"{service}\" on {when} was not accepted in time and has expired. Please choose another helper or another time.",
         ),
-        (Cancelled, En) => (
-            "Cancelled: {service} on {when}",
-            "The visit \"{service}\" on {when} ({customer} with {helper}) was cancelled.",
+        (Confirmed, De) => ("{helper} bestätigt: {service} am {when}", "{helper} hat den Termin «{service}» am {when} bestätigt."),
+        (Confirmed, Fr) => ("{helper} confirme : {service} le {when}", "{helper} a confirmé le rendez-vous « {service} » du {when}."),
+        (Confirmed, It) => ("{helper} conferma: {service} il {when}", "{helper} ha confermato l'appuntamento «{service}» del {when}."),
+        (Confirmed, En) => ("{helper} confirmed: {service} on {when}", "{helper} confirmed the visit \"{service}\" on {when}."),
+        (OnTheWay, De) => ("{helper} ist unterwegs", "{helper} ist unterwegs zu Ihnen für «{service}». Halten Sie Ihren Startcode bereit."),
+        (OnTheWay, Fr) => ("{helper} est en route", "{helper} est en route pour « {service} ». Préparez votre code de début."),
+        (OnTheWay, It) => ("{helper} è in viaggio", "{helper} sta arrivando per «{service}». Tenete pronto il codice di inizio."),
+        (OnTheWay, En) => ("{helper} is on the way", "{helper} is on the way for \"{service}\". Have your start code ready."),
+        (ChangeProposed, De) => (
+            "Mehr Zeit für {service}?",
+            "{helper} schlägt vor, «{service}» zu erweitern. Bitte bestätigen oder ablehnen Sie die Änderung in der App.",
         ),
-        (Completed, De) => (
-            "Erledigt: {service}",
-            "«{service}» von {helper} bei {customer} ist erledigt. Danke, dass Sie Quartier nutzen!",
+        (ChangeProposed, Fr) => (
+            "Plus de temps pour {service} ?",
+            "{helper} propose d'étendre « {service} ». Merci d'accepter ou de refuser dans l'application.",
         ),
-        (Completed, Fr) => (
-            "Terminé : {service}",
-            "« {service} » par {helper} chez {customer} est terminé. Merci d'utiliser Quartier !",
+        (ChangeProposed, It) => ("Più tempo per {service}?", "{helper} propone di estendere «{service}». Accettate o rifiutate nell'app."),
+        (ChangeProposed, En) => {
+            ("More time for {service}?", "{helper} proposes to extend \"{service}\". Please approve or decline the change in the app.")
+        }
+        (RescheduleProposed, De) => (
+            "Neuer Termin vorgeschlagen: {service}",
+            "Für «{service}» ({customer} mit {helper}) wurde ein neuer Termin vorgeschlagen. Bitte antworten Sie in der App.",
         ),
-        (Completed, It) => (
-            "Completato: {service}",
-            "«{service}» di {helper} da {customer} è completato. Grazie di usare Quartier!",
+        (RescheduleProposed, Fr) => (
+            "Nouvelle date proposée : {service}",
+            "Une nouvelle date a été proposée pour « {service} » ({customer} avec {helper}). Merci de répondre dans l'application.",
         ),
-        (Completed, En) => (
-            "Done: {service}",
-            "\"{service}\" by {helper} for {customer} is done. Thank you for using Quartier!",
+        (RescheduleProposed, It) => (
+            "Nuova data proposta: {service}",
+            "È stata proposta una nuova data per «{service}» ({customer} con {helper}). Rispondete nell'app.",
         ),
+        (RescheduleProposed, En) => (
+            "New time proposed: {service}",
+            "A new time was proposed for \"{service}\" ({customer} with {helper}). Please answer in the app.",
+        ),
+        (Rescheduled, De) => ("Verschoben: {service} neu am {when}", "«{service}» ({customer} mit {helper}) findet neu am {when} statt."),
+        (Rescheduled, Fr) => ("Déplacé : {service} le {when}", "« {service} » ({customer} avec {helper}) aura lieu le {when}."),
+        (Rescheduled, It) => ("Spostato: {service} il {when}", "«{service}» ({customer} con {helper}) si terrà il {when}."),
+        (Rescheduled, En) => ("Moved: {service} on {when}", "\"{service}\" ({customer} with {helper}) now takes place on {when}."),
+        (Failed, De) => {
+            ("Nicht abgeschlossen: {service}", "«{service}» am {when} konnte nicht abgeschlossen werden. Details stehen in der Buchung.")
+        }
+        (Failed, Fr) => {
+            ("Non terminé : {service}", "« {service} » du {when} n'a pas pu être terminé. Les détails figurent dans la réservation.")
+        }
+        (Failed, It) => ("Non completato: {service}", "«{service}» del {when} non è stato completato. I dettagli sono nella prenotazione."),
+        (Failed, En) => ("Not completed: {service}", "\"{service}\" on {when} could not be completed. The booking has the details."),
+        (NoShow, De) => (
+            "Nicht erschienen: {service}",
+            "Für «{service}» am {when} wurde gemeldet, dass jemand nicht erschienen ist. Bei Fragen hilft unser Team.",
+        ),
+        (NoShow, Fr) => (
+            "Absence signalée : {service}",
+            "Une absence a été signalée pour « {service} » du {when}. Notre équipe vous aide en cas de question.",
+        ),
+        (NoShow, It) => (
+            "Assenza segnalata: {service}",
+            "È stata segnalata un'assenza per «{service}» del {when}. Il nostro team vi aiuta in caso di domande.",
+        ),
+        (NoShow, En) => {
+            ("No-show reported: {service}", "A no-show was reported for \"{service}\" on {when}. Our team is there if you have questions.")
+        }
+        (Reminder24h, De) => ("Morgen: {service} am {when}", "Erinnerung: «{service}» ({customer} mit {helper}) findet am {when} statt."),
+        (Reminder24h, Fr) => ("Demain : {service} le {when}", "Rappel : « {service} » ({customer} avec {helper}) a lieu le {when}."),
+        (Reminder24h, It) => ("Domani: {service} il {when}", "Promemoria: «{service}» ({customer} con {helper}) si terrà il {when}."),
+        (Reminder24h, En) => ("Tomorrow: {service} on {when}", "Reminder: \"{service}\" ({customer} with {helper}) takes place on {when}."),
+        (Reminder1h, De) => ("In einer Stunde: {service}", "«{service}» ({customer} mit {helper}) beginnt am {when}."),
+        (Reminder1h, Fr) => ("Dans une heure : {service}", "« {service} » ({customer} avec {helper}) commence le {when}."),
+        (Reminder1h, It) => ("Tra un'ora: {service}", "«{service}» ({customer} con {helper}) inizia il {when}."),
+        (Reminder1h, En) => ("In one hour: {service}", "\"{service}\" ({customer} with {helper}) starts on {when}."),
     }
 }
 
@@ -161,6 +213,19 @@ mod tests {
     fn times_are_shown_in_the_readers_zone() {
         let r = render(Notice::Accepted, Locale::En, &data());
         assert!(r.subject.contains("01.07.2026 14:00"), "{}", r.subject);
+    }
+
+    #[test]
+    fn every_notice_has_words_in_every_language() {
+        for n in Notice::ALL {
+            let mut subjects = std::collections::HashSet::new();
+            for l in [Locale::De, Locale::Fr, Locale::It, Locale::En] {
+                let r = render(n, l, &data());
+                assert!(!r.subject.contains('{') && !r.text.contains("{service}"), "{n:?} {l:?}");
+                subjects.insert(r.subject);
+            }
+            assert_eq!(subjects.len(), 4, "{n:?} needs four different translations");
+        }
     }
 
     #[test]

@@ -33,15 +33,7 @@ const ENTRIES: &[(&str, &str, &str, &str, i64, u32, i64)] = &[
         60,
         20,
     ),
-    (
-        "tv-box",
-        "TV box installation",
-        "Connect the TV box, sign in, sort the channels and show you the remote.",
-        "tv",
-        49,
-        45,
-        20,
-    ),
+    ("tv-box", "TV box installation", "Connect the TV box, sign in, sort the channels and show you the remote.", "tv", 49, 45, 20),
     (
         "smartphone-setup",
         "New smartphone and data transfer",
@@ -123,32 +115,22 @@ const ENTRIES: &[(&str, &str, &str, &str, i64, u32, i64)] = &[
         60,
         15,
     ),
-    (
-        "streaming-tv",
-        "Streaming on the TV",
-        "Bring Netflix, Play Suisse or YouTube to the TV and show how to use them.",
-        "tv",
-        39,
-        45,
-        15,
-    ),
+    ("streaming-tv", "Streaming on the TV", "Bring Netflix, Play Suisse or YouTube to the TV and show how to use them.", "tv", 39, 45, 15),
 ];
 
 /// The default catalogue, in display order.
 pub fn default_catalogue() -> Vec<Service> {
     ENTRIES
         .iter()
-        .map(
-            |&(slug, name, description, skill, chf, minutes, extra)| Service {
-                slug: slug.to_owned(),
-                name: name.to_owned(),
-                description: description.to_owned(),
-                skill: skill.to_owned(),
-                base_price: Money::chf(chf),
-                duration_minutes: minutes,
-                extra_unit_price: Money::chf(extra),
-            },
-        )
+        .map(|&(slug, name, description, skill, chf, minutes, extra)| Service {
+            slug: slug.to_owned(),
+            name: name.to_owned(),
+            description: description.to_owned(),
+            skill: skill.to_owned(),
+            base_price: Money::chf(chf),
+            duration_minutes: minutes,
+            extra_unit_price: Money::chf(extra),
+        })
         .collect()
 }
 
@@ -161,11 +143,7 @@ mod tests {
         let c = default_catalogue();
         assert!(c.len() >= 12);
         for s in &c {
-            assert!(
-                (3_000..=10_000).contains(&s.base_price.rappen()),
-                "{}",
-                s.slug
-            );
+            assert!((3_000..=10_000).contains(&s.base_price.rappen()), "{}", s.slug);
             assert!(s.duration_minutes >= 30);
         }
     }

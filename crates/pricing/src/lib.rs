@@ -1,14 +1,42 @@
-//! Prices for neighbourhood help: the service catalogue and quotes.
+//! Prices for neighbourhood help: the service catalogue, upfront quotes, the cancellation and
+//! no-show policy, the double-entry ledger and the Swiss QR-bill.
 //!
-//! Invariant: a price is computed from the catalogue entry as it was when the booking was made and
-//! then copied into the booking; changing the catalogue never changes a booking already made.
+//! Invariants kept by this crate:
+//! - a price is computed from the catalogue entry as it was when the booking was made and then
+//!   copied into the booking (a [`Quote`] serialises to JSON for that); changing the catalogue
+//!   never changes a booking already made;
+//! - money is integer Rappen everywhere ([`Money`] for amounts, `i64` for signed ledger
+//!   postings), never floats;
+//! - every function is deterministic: instants such as "now" are arguments, never read from a
+//!   clock.
+//!
 //! This crate knows neither HTTP nor SQL.
+//!
+//! Modules:
+//! - [`quote`](mod@quote): the upfront quote with its breakdown (total = sum of the lines);
+//! - [`policy`]: the versioned cancellation and no-show policy (windows tile the time before a
+//!   start without gaps or overlaps);
+//! - [`ledger`]: balanced double-entry transactions for every money movement;
+//! - [`rounding`]: 5-Rappen cash rounding and basis-point arithmetic;
+//! - [`qrbill`]: the Swiss QR-bill payload and its QR code.
+
+#![deny(missing_docs)]
 
 use quartier_domain::Money;
 
 mod catalogue;
+pub mod ledger;
+mod money_serde;
+pub mod policy;
+pub mod qrbill;
+pub mod quote;
+pub mod rounding;
 
 pub use catalogue::default_catalogue;
+pub use ledger::{Account, LedgerError, Posting, Transaction, TransactionKind};
+pub use policy::{Policy, PolicyError, Window, default_policy};
+pub use quote::{DistanceBucket, LineKind, PricingConfig, Quote, QuoteLine, QuoteRequest, TravelFees, quote, quote_visit};
+pub use rounding::round_5_rappen;
 
 /// One kind of job customers can book, with its fixed price for a standard duration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,60 +69,38 @@ pub enum PricingError {
     /// The computation overflowed (absurd inputs).
     #[error("the price is out of range")]
     Overflow,
+    /// The visit would start before the moment it is booked.
+    #[error("the start is before the moment of booking")]
+    StartBeforeBooking,
+    /// A pricing configuration value is out of its range.
+    #[error("the pricing setting `{field}` is out of range")]
+    InvalidConfig {
+        /// The name of the offending setting.
+        field: &'static str,
+    },
+}
+
+impl PricingError {
+    /// A stable, machine-readable code for API error envelopes.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PricingError::TooManyExtraUnits { .. } => "too_many_extra_units",
+            PricingError::Overflow => "price_out_of_range",
+            PricingError::StartBeforeBooking => "start_before_booking",
+            PricingError::InvalidConfig { .. } => "invalid_pricing_config",
+        }
+    }
 }
 
 /// The most extra 30-minute units on one visit (4 hours).
 pub const MAX_EXTRA_UNITS: u32 = 8;
-
-/// A price and how it was reached.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Quote {
-    /// Base price of the service.
-    pub base: Money,
-    /// Number of extra 30-minute units.
-    pub extra_units: u32,
-    /// Price of those units.
-    pub extra: Money,
-    /// What the customer pays.
-    pub total: Money,
-    /// Duration of the visit, in minutes.
-    pub duration_minutes: u32,
-}
-
-/// Prices a visit: the base price plus any extra 30-minute units. Travel fees, surcharges, VAT
-/// and fees join this breakdown as the pricing issue adds them.
-pub fn quote(service: &Service, extra_units: u32) -> Result<Quote, PricingError> {
-    if extra_units > MAX_EXTRA_UNITS {
-        return Err(PricingError::TooManyExtraUnits {
-            max: MAX_EXTRA_UNITS,
-        });
-    }
-    let extra = service
-        .extra_unit_price
-        .checked_mul(i64::from(extra_units))
-        .ok_or(PricingError::Overflow)?;
-    let total = service
-        .base_price
-        .checked_add(extra)
-        .ok_or(PricingError::Overflow)?;
-    Ok(Quote {
-        base: service.base_price,
-        extra_units,
-        extra,
-        total,
-        duration_minutes: service.duration_minutes + 30 * extra_units,
-    })
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn wifi() -> Service {
-        default_catalogue()
-            .into_iter()
-            .find(|s| s.slug == "guest-wifi")
-            .expect("in catalogue")
+        default_catalogue().into_iter().find(|s| s.slug == "guest-wifi").expect("in catalogue")
     }
 
     #[test]
@@ -108,20 +114,12 @@ mod tests {
     fn extra_units_add_price_and_time() {
         let s = wifi();
         let q = quote(&s, 2).expect("quotes");
-        assert_eq!(
-            q.total.rappen(),
-            s.base_price.rappen() + 2 * s.extra_unit_price.rappen()
-        );
+        assert_eq!(q.total.rappen(), s.base_price.rappen() + 2 * s.extra_unit_price.rappen());
         assert_eq!(q.duration_minutes, s.duration_minutes + 60);
     }
 
     #[test]
     fn too_many_units_are_refused() {
-        assert_eq!(
-            quote(&wifi(), MAX_EXTRA_UNITS + 1),
-            Err(PricingError::TooManyExtraUnits {
-                max: MAX_EXTRA_UNITS
-            })
-        );
+        assert_eq!(quote(&wifi(), MAX_EXTRA_UNITS + 1), Err(PricingError::TooManyExtraUnits { max: MAX_EXTRA_UNITS }));
     }
 }

@@ -20,12 +20,7 @@ pub struct Neighbourhood {
 }
 
 const fn nb(name: &'static str, postcode: &'static str, lat: f64, lon: f64) -> Neighbourhood {
-    Neighbourhood {
-        name,
-        postcode,
-        lat,
-        lon,
-    }
+    Neighbourhood { name, postcode, lat, lon }
 }
 
 static NEIGHBOURHOODS: [Neighbourhood; 40] = [
@@ -103,18 +98,7 @@ pub struct DemoHelper {
 }
 
 /// Skills a helper can have (exact strings used by the catalogue).
-pub const SKILLS: &[&str] = &[
-    "wifi",
-    "router",
-    "tv",
-    "smartphone",
-    "computer",
-    "printer",
-    "smart_home",
-    "apps",
-    "video_call",
-    "email",
-];
+pub const SKILLS: &[&str] = &["wifi", "router", "tv", "smartphone", "computer", "printer", "smart_home", "apps", "video_call", "email"];
 
 /// The demo password every demo account shares (printed by the seed command).
 pub const DEMO_PASSWORD: &str = "quartier-demo";
@@ -341,14 +325,8 @@ fn helper(index: usize) -> DemoHelper {
     skills.sort_by_key(|s| SKILLS.iter().position(|k| k == s));
 
     let role = rng.pick(ROLES).copied().unwrap_or("Friendly neighbour");
-    let trait_ = rng
-        .pick(TRAITS)
-        .copied()
-        .unwrap_or("patient with beginners");
-    let bio = format!(
-        "{role}, {trait_} and glad to help with {}.",
-        skill_phrase(focus)
-    );
+    let trait_ = rng.pick(TRAITS).copied().unwrap_or("patient with beginners");
+    let bio = format!("{role}, {trait_} and glad to help with {}.", skill_phrase(focus));
 
     let home = rng.pick(neighbourhoods()).unwrap_or(&NEIGHBOURHOODS[0]);
     let (lat, lon) = jitter(&mut rng, home.lat, home.lon);
@@ -404,10 +382,7 @@ pub fn customers() -> Vec<DemoCustomer> {
     CUSTOMERS
         .iter()
         .filter_map(|&(name, hood, dlat, dlon, locale)| {
-            neighbourhoods()
-                .iter()
-                .find(|n| n.name == hood)
-                .map(|n| (name, n, dlat, dlon, locale))
+            neighbourhoods().iter().find(|n| n.name == hood).map(|n| (name, n, dlat, dlon, locale))
         })
         .enumerate()
         .map(|(i, (name, n, dlat, dlon, locale))| DemoCustomer {
@@ -468,14 +443,8 @@ mod tests {
         let hs = helpers(200);
         let emails: HashSet<_> = hs.iter().map(|h| h.email.as_str()).collect();
         assert_eq!(emails.len(), 200);
-        assert_eq!(
-            hs.first().map(|h| h.email.as_str()),
-            Some("helper001@demo.quartier.ch")
-        );
-        assert_eq!(
-            hs.last().map(|h| h.email.as_str()),
-            Some("helper200@demo.quartier.ch")
-        );
+        assert_eq!(hs.first().map(|h| h.email.as_str()), Some("helper001@demo.quartier.ch"));
+        assert_eq!(hs.last().map(|h| h.email.as_str()), Some("helper200@demo.quartier.ch"));
     }
 
     #[test]
@@ -489,12 +458,7 @@ mod tests {
             assert!((1..=3).contains(&h.languages.len()), "{h:?}");
             let langs: HashSet<_> = h.languages.iter().collect();
             assert_eq!(langs.len(), h.languages.len(), "{h:?}");
-            assert!(
-                h.languages
-                    .iter()
-                    .all(|l| ["de", "fr", "it", "en"].contains(l)),
-                "{h:?}"
-            );
+            assert!(h.languages.iter().all(|l| ["de", "fr", "it", "en"].contains(l)), "{h:?}");
 
             assert!((1..=15).contains(&h.travel_radius_km), "{h:?}");
             assert!(h.name.contains(' ') && h.bio.ends_with('.'), "{h:?}");
@@ -519,10 +483,7 @@ mod tests {
         let count = |code: &'static str| hs.iter().filter(|h| h.languages.contains(&code)).count();
         let de = count("de");
         assert!(["fr", "it", "en"].iter().all(|&l| de > count(l)));
-        let small = hs
-            .iter()
-            .filter(|h| (2..=6).contains(&h.travel_radius_km))
-            .count();
+        let small = hs.iter().filter(|h| (2..=6).contains(&h.travel_radius_km)).count();
         assert!(small * 2 > hs.len());
     }
 

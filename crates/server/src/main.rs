@@ -11,11 +11,7 @@ use quartier_server::{LogFormat, Settings};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(
-    name = "quartier",
-    version,
-    about = "Quartier: neighbourhood helpers for small tech jobs"
-)]
+#[command(name = "quartier", version, about = "Quartier: neighbourhood helpers for small tech jobs")]
 struct Cli {
     /// Configuration file (default: quartier.toml in the working directory, if present).
     #[arg(long, global = true)]
@@ -61,11 +57,8 @@ enum AdminCommand {
 }
 
 fn init_logs(settings: &Settings) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log_level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log_level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match settings.log_format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
         LogFormat::Text => builder.init(),
@@ -87,12 +80,7 @@ async fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => {
             let app = Application::build(settings.clone()).await?;
-            eprintln!(
-                "Quartier serves {} (listening on {}:{})",
-                settings.public_url(),
-                settings.host,
-                app.port()
-            );
+            eprintln!("Quartier serves {} (listening on {}:{})", settings.public_url(), settings.host, app.port());
             app.run_until_stopped().await
         }
         Command::Migrate => {
@@ -108,33 +96,18 @@ async fn run() -> anyhow::Result<()> {
             writeln!(out, "Seeding the Zurich demo city ({helpers} helpers)...")?;
             match seed::seed_demo(&store, &settings, helpers, &mut out).await? {
                 SeedOutcome::Created { helpers, customers } => {
-                    writeln!(
-                        out,
-                        "Created {helpers} helpers, {customers} customers and 1 operator."
-                    )?;
+                    writeln!(out, "Created {helpers} helpers, {customers} customers and 1 operator.")?;
                 }
-                SeedOutcome::AlreadyPopulated => {
-                    writeln!(out, "The database already has people in it; left as it is.")?
-                }
+                SeedOutcome::AlreadyPopulated => writeln!(out, "The database already has people in it; left as it is.")?,
             }
             seed::print_demo_accounts(&settings, &mut out)?;
             store.close().await;
             Ok(())
         }
-        Command::Admin {
-            command:
-                AdminCommand::CreateOperator {
-                    email,
-                    name,
-                    password_stdin,
-                },
-        } => {
+        Command::Admin { command: AdminCommand::CreateOperator { email, name, password_stdin } } => {
             let password = if password_stdin {
                 let mut line = String::new();
-                std::io::stdin()
-                    .lock()
-                    .read_line(&mut line)
-                    .context("cannot read the password from standard input")?;
+                std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
                 line.trim_end_matches(['\r', '\n']).to_owned()
             } else {
                 use base64::Engine;

@@ -27,15 +27,9 @@ pub enum SeedOutcome {
 
 /// Creates the demo city (helpers, customers, one operator) in one transaction, unless the
 /// database already has users. Prints progress to `out`.
-pub async fn seed_demo(
-    store: &Store,
-    settings: &Settings,
-    helper_count: usize,
-    out: &mut impl Write,
-) -> anyhow::Result<SeedOutcome> {
+pub async fn seed_demo(store: &Store, settings: &Settings, helper_count: usize, out: &mut impl Write) -> anyhow::Result<SeedOutcome> {
     let mut conn = store.pool().acquire().await.map_err(StoreError::from)?;
-    let existing = users::count_by_role(&mut conn, "helper").await?
-        + users::count_by_role(&mut conn, "customer").await?;
+    let existing = users::count_by_role(&mut conn, "helper").await? + users::count_by_role(&mut conn, "customer").await?;
     drop(conn);
     if existing > 0 {
         return Ok(SeedOutcome::AlreadyPopulated);
@@ -43,10 +37,7 @@ pub async fn seed_demo(
     let cost = crate::startup::api_config(settings)?.password_cost;
     let passwords = Passwords::new(cost).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     // Every demo account shares the published demo password, so one hash serves them all.
-    let hash = passwords
-        .hash(demo::DEMO_PASSWORD.to_owned())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let hash = passwords.hash(demo::DEMO_PASSWORD.to_owned()).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let now = jiff::Timestamp::now().as_millisecond();
     let user = |email: &str, name: &str, role: &str, locale: &str| users::UserRow {
         id: UserId::new().to_string(),
@@ -61,11 +52,7 @@ pub async fn seed_demo(
     };
 
     let mut tx = store.begin().await?;
-    users::insert(
-        &mut tx,
-        &user(demo::OPERATOR_EMAIL, "Olivia Operator", "operator", "en"),
-    )
-    .await?;
+    users::insert(&mut tx, &user(demo::OPERATOR_EMAIL, "Olivia Operator", "operator", "en")).await?;
     let customers = demo::customers();
     for c in &customers {
         users::insert(&mut tx, &user(&c.email, &c.name, "customer", c.locale)).await?;
@@ -111,101 +98,42 @@ pub async fn seed_demo(
         }
     }
     tx.commit().await.map_err(StoreError::from)?;
-    Ok(SeedOutcome::Created {
-        helpers: total,
-        customers: customers.len(),
-    })
+    Ok(SeedOutcome::Created { helpers: total, customers: customers.len() })
 }
 
 /// Weekly hours of demo helper `i`: four patterns of people with day jobs, retirees, students and
 /// freelancers.
 fn demo_rules(i: usize) -> Vec<StoredRule> {
     use DayName::*;
-    let rule = |weekday, start_h: u16, end_h: u16| StoredRule {
-        weekday,
-        start_min: start_h * 60,
-        end_min: end_h * 60,
-    };
+    let rule = |weekday, start_h: u16, end_h: u16| StoredRule { weekday, start_min: start_h * 60, end_min: end_h * 60 };
     match i % 4 {
-        0 => vec![
-            rule(Mon, 17, 21),
-            rule(Tue, 17, 21),
-            rule(Wed, 17, 21),
-            rule(Thu, 17, 21),
-            rule(Fri, 17, 21),
-            rule(Sat, 9, 17),
-        ],
-        1 => vec![
-            rule(Mon, 8, 12),
-            rule(Tue, 8, 12),
-            rule(Wed, 8, 12),
-            rule(Thu, 8, 12),
-            rule(Fri, 8, 12),
-            rule(Wed, 14, 17),
-        ],
-        2 => vec![
-            rule(Tue, 13, 20),
-            rule(Thu, 13, 20),
-            rule(Sat, 10, 18),
-            rule(Sun, 10, 18),
-        ],
-        _ => vec![
-            rule(Mon, 9, 18),
-            rule(Tue, 9, 18),
-            rule(Wed, 9, 18),
-            rule(Thu, 9, 18),
-            rule(Fri, 9, 18),
-            rule(Sat, 9, 13),
-        ],
+        0 => vec![rule(Mon, 17, 21), rule(Tue, 17, 21), rule(Wed, 17, 21), rule(Thu, 17, 21), rule(Fri, 17, 21), rule(Sat, 9, 17)],
+        1 => vec![rule(Mon, 8, 12), rule(Tue, 8, 12), rule(Wed, 8, 12), rule(Thu, 8, 12), rule(Fri, 8, 12), rule(Wed, 14, 17)],
+        2 => vec![rule(Tue, 13, 20), rule(Thu, 13, 20), rule(Sat, 10, 18), rule(Sun, 10, 18)],
+        _ => vec![rule(Mon, 9, 18), rule(Tue, 9, 18), rule(Wed, 9, 18), rule(Thu, 9, 18), rule(Fri, 9, 18), rule(Sat, 9, 13)],
     }
 }
 
 /// Prints how to sign in to the demo.
 pub fn print_demo_accounts(settings: &Settings, out: &mut impl Write) -> std::io::Result<()> {
     let url = settings.public_url();
-    writeln!(
-        out,
-        "Demo accounts (password for all: {}):",
-        demo::DEMO_PASSWORD
-    )?;
+    writeln!(out, "Demo accounts (password for all: {}):", demo::DEMO_PASSWORD)?;
     writeln!(out, "  operator  {}", demo::OPERATOR_EMAIL)?;
     for c in demo::customers() {
-        writeln!(
-            out,
-            "  customer  {}  ({}, {})",
-            c.email, c.name, c.neighbourhood
-        )?;
+        writeln!(out, "  customer  {}  ({}, {})", c.email, c.name, c.neighbourhood)?;
     }
-    writeln!(
-        out,
-        "  helper    helper001@demo.quartier.ch ... helper200@demo.quartier.ch"
-    )?;
-    writeln!(
-        out,
-        "Open {url} and sign in; the API is documented at {url}/docs"
-    )
+    writeln!(out, "  helper    helper001@demo.quartier.ch ... helper200@demo.quartier.ch")?;
+    writeln!(out, "Open {url} and sign in; the API is documented at {url}/docs")
 }
 
 /// Creates an operator account. Returns the new user's id.
-pub async fn create_operator(
-    store: &Store,
-    settings: &Settings,
-    email: &str,
-    name: &str,
-    password: &str,
-) -> anyhow::Result<String> {
+pub async fn create_operator(store: &Store, settings: &Settings, email: &str, name: &str, password: &str) -> anyhow::Result<String> {
     let email = Email::parse(email)?;
     let name = PersonName::parse(name)?;
-    anyhow::ensure!(
-        password.chars().count() >= 10,
-        "the password must have at least 10 characters"
-    );
+    anyhow::ensure!(password.chars().count() >= 10, "the password must have at least 10 characters");
     let cost = crate::startup::api_config(settings)?.password_cost;
     let passwords = Passwords::new(cost).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let hash = passwords
-        .hash(password.to_owned())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let hash = passwords.hash(password.to_owned()).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let now = jiff::Timestamp::now().as_millisecond();
     let row = users::UserRow {
         id: UserId::new().to_string(),

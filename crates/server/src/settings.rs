@@ -91,6 +91,19 @@ pub struct Settings {
     pub outbox_poll_ms: u64,
     /// How long a claimed message stays claimed, seconds.
     pub outbox_lease_secs: u64,
+    /// How long a chosen helper has to answer a request before it expires, minutes.
+    pub request_ttl_minutes: u32,
+    /// How long a helper has to answer an offer of an "any helper nearby" request, minutes.
+    pub offer_ttl_minutes: u32,
+    /// How many helpers get each round of offers.
+    pub broadcast_fanout: u32,
+    /// How many rounds of offers before a request expires.
+    pub broadcast_rounds: u32,
+    /// The platform's fee in basis points of the subtotal (0: the platform is not financially
+    /// involved).
+    pub platform_fee_bps: u32,
+    /// How often the timer worker looks for due timers, milliseconds.
+    pub timer_poll_ms: u64,
     /// How often the match index reads the change feed (other replicas' writes), milliseconds.
     pub index_poll_ms: u64,
 }
@@ -121,6 +134,12 @@ impl Default for Settings {
             outbox_poll_ms: 1000,
             outbox_lease_secs: 60,
             index_poll_ms: 500,
+            request_ttl_minutes: 120,
+            offer_ttl_minutes: 15,
+            broadcast_fanout: 3,
+            broadcast_rounds: 3,
+            platform_fee_bps: 0,
+            timer_poll_ms: 1000,
         }
     }
 }
@@ -136,11 +155,8 @@ pub enum SettingsError {
 impl Settings {
     /// Defaults, then `file` (default `quartier.toml`, ignored when missing), then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
-        let file = file
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("quartier.toml"));
-        let mut fig =
-            Figment::from(Serialized::defaults(Settings::default())).merge(Toml::file(file));
+        let file = file.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("quartier.toml"));
+        let mut fig = Figment::from(Serialized::defaults(Settings::default())).merge(Toml::file(file));
         if let Ok(url) = std::env::var("DATABASE_URL")
             && !url.is_empty()
         {
@@ -154,8 +170,7 @@ impl Settings {
             "test_smtp_control",
         ]));
         // Only the last error matters to a person; figment's own text names the key and source.
-        fig.extract()
-            .map_err(|e| SettingsError::Invalid(e.to_string()))
+        fig.extract().map_err(|e| SettingsError::Invalid(e.to_string()))
     }
 
     /// The database URL in force.
@@ -168,9 +183,7 @@ impl Settings {
 
     /// The public URL in force.
     pub fn public_url(&self) -> String {
-        self.public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://localhost:{}", self.port))
+        self.public_url.clone().unwrap_or_else(|| format!("http://localhost:{}", self.port))
     }
 }
 
@@ -180,10 +193,7 @@ mod tests {
 
     #[test]
     fn secrets_never_print() {
-        let s = Settings {
-            signing_key: Some(Secret::new("super-secret-value")),
-            ..Settings::default()
-        };
+        let s = Settings { signing_key: Some(Secret::new("super-secret-value")), ..Settings::default() };
         assert!(!format!("{s:?}").contains("super-secret-value"));
     }
 

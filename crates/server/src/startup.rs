@@ -38,20 +38,14 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let store = Store::connect(&url).await.with_context(|| {
         format!(
             "cannot open the {} database; check DATABASE_URL / QUARTIER_DATABASE_URL",
-            quartier_store::Backend::of_url(&url)
-                .map(|b| b.as_str())
-                .unwrap_or("configured")
+            quartier_store::Backend::of_url(&url).map(|b| b.as_str()).unwrap_or("configured")
         )
     })?;
-    store
-        .migrate()
-        .await
-        .context("cannot apply the database migrations")?;
+    store.migrate().await.context("cannot apply the database migrations")?;
     let mut tx = store.begin().await?;
     quartier_store::catalog::ensure(&mut tx, &quartier_pricing::default_catalogue()).await?;
-    tx.commit()
-        .await
-        .map_err(quartier_store::StoreError::from)?;
+    quartier_store::ledger::ensure_policy(&mut tx, &quartier_pricing::default_policy(), jiff::Timestamp::now().as_millisecond()).await?;
+    tx.commit().await.map_err(quartier_store::StoreError::from)?;
     Ok(store)
 }
 
@@ -61,10 +55,7 @@ pub fn api_config(settings: &Settings) -> anyhow::Result<ApiConfig> {
         signing_key: signing_key(settings)?,
         access_ttl: Duration::from_secs(settings.access_token_ttl_secs),
         refresh_ttl: Duration::from_secs(settings.refresh_token_ttl_days * 86_400),
-        password_cost: PasswordCost {
-            memory_kib: settings.password_memory_kib,
-            iterations: settings.password_iterations,
-        },
+        password_cost: PasswordCost { memory_kib: settings.password_memory_kib, iterations: settings.password_iterations },
         login_failures_per_account: settings.login_failures_per_account,
         login_attempts_per_address: settings.login_attempts_per_address,
         login_window: Duration::from_secs(settings.login_window_secs),
@@ -72,33 +63,28 @@ pub fn api_config(settings: &Settings) -> anyhow::Result<ApiConfig> {
         default_time_zone: settings.default_time_zone.clone(),
         travel_buffer_minutes: settings.travel_buffer_minutes,
         min_notice_minutes: settings.min_notice_minutes,
+        request_ttl_minutes: settings.request_ttl_minutes,
+        offer_ttl_minutes: settings.offer_ttl_minutes,
+        broadcast_fanout: settings.broadcast_fanout,
+        broadcast_rounds: settings.broadcast_rounds,
+        pricing: quartier_pricing::PricingConfig { platform_fee_bps: settings.platform_fee_bps, ..Default::default() },
     })
 }
 
 /// The configured key, or the one kept in `data_dir/signing.key` (created on first start).
 fn signing_key(settings: &Settings) -> anyhow::Result<Vec<u8>> {
     if let Some(k) = &settings.signing_key {
-        anyhow::ensure!(
-            k.expose().len() >= 32,
-            "QUARTIER_SIGNING_KEY must have at least 32 characters"
-        );
+        anyhow::ensure!(k.expose().len() >= 32, "QUARTIER_SIGNING_KEY must have at least 32 characters");
         return Ok(k.expose().as_bytes().to_vec());
     }
     let path = settings.data_dir.join("signing.key");
     if let Ok(text) = std::fs::read_to_string(&path) {
-        return STANDARD.decode(text.trim()).with_context(|| {
-            format!(
-                "{} is not base64; delete it to get a new key",
-                path.display()
-            )
-        });
+        return STANDARD.decode(text.trim()).with_context(|| format!("{} is not base64; delete it to get a new key", path.display()));
     }
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
     let mut key = vec![0u8; 64];
     rand::rng().fill_bytes(&mut key);
-    write_private(&path, &STANDARD.encode(&key))
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    write_private(&path, &STANDARD.encode(&key)).with_context(|| format!("cannot write {}", path.display()))?;
     tracing::info!(path = %path.display(), "generated a new signing key");
     Ok(key)
 }
@@ -140,13 +126,7 @@ pub fn mailer(settings: &Settings) -> anyhow::Result<Mailer> {
         None => MailerConfig::Files(settings.data_dir.join("mail")),
     };
     let public = settings.public_url();
-    let domain = public
-        .split("://")
-        .nth(1)
-        .unwrap_or("quartier.localhost")
-        .split([':', '/'])
-        .next()
-        .unwrap_or("quartier.localhost");
+    let domain = public.split("://").nth(1).unwrap_or("quartier.localhost").split([':', '/']).next().unwrap_or("quartier.localhost");
     Ok(Mailer::new(&config, &settings.mail_from, domain)?)
 }
 
@@ -156,46 +136,18 @@ impl Application {
         let store = open_store(&settings).await?;
         let config = api_config(&settings)?;
         let wakeup = Arc::new(Notify::new());
-        let zone = jiff::tz::TimeZone::get(&settings.default_time_zone).with_context(|| {
-            format!(
-                "`{}` is not an IANA time zone; fix QUARTIER_DEFAULT_TIME_ZONE",
-                settings.default_time_zone
-            )
-        })?;
-        let matcher = Arc::new(Matcher::new(
-            zone,
-            (
-                settings.travel_buffer_minutes,
-                settings.travel_buffer_minutes,
-            ),
-        ));
+        let zone = jiff::tz::TimeZone::get(&settings.default_time_zone)
+            .with_context(|| format!("`{}` is not an IANA time zone; fix QUARTIER_DEFAULT_TIME_ZONE", settings.default_time_zone))?;
+        let matcher = Arc::new(Matcher::new(zone, (settings.travel_buffer_minutes, settings.travel_buffer_minutes)));
         let started = std::time::Instant::now();
-        let helpers = matcher
-            .rebuild(&store)
-            .await
-            .context("cannot build the match index")?;
-        tracing::info!(
-            helpers,
-            ms = started.elapsed().as_millis() as u64,
-            "match index built"
-        );
-        let state = AppState::new(
-            store.clone(),
-            config,
-            wakeup.clone(),
-            metrics_handle(),
-            matcher.clone(),
-        )
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let router = quartier_api::router(state);
-        let listener = TcpListener::bind((settings.host.as_str(), settings.port))
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot listen on {}:{}; is another process using the port? Set QUARTIER_PORT",
-                    settings.host, settings.port
-                )
-            })?;
+        let helpers = matcher.rebuild(&store).await.context("cannot build the match index")?;
+        tracing::info!(helpers, ms = started.elapsed().as_millis() as u64, "match index built");
+        let state = AppState::new(store.clone(), config, wakeup.clone(), metrics_handle(), matcher.clone())
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let router = quartier_api::router(state.clone());
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port)).await.with_context(|| {
+            format!("cannot listen on {}:{}; is another process using the port? Set QUARTIER_PORT", settings.host, settings.port)
+        })?;
         let port = listener.local_addr()?.port();
         let (stop, stop_rx) = watch::channel(false);
         let cfg = WorkerConfig {
@@ -209,28 +161,12 @@ impl Application {
             async move { matcher.follow(store, every, stop).await }
         };
         let workers = vec![
-            tokio::spawn(worker::run(
-                store.clone(),
-                mailer(&settings)?,
-                cfg,
-                wakeup,
-                stop_rx,
-            )),
+            tokio::spawn(worker::run(store.clone(), mailer(&settings)?, cfg, wakeup, stop_rx.clone())),
             tokio::spawn(follow),
+            tokio::spawn(quartier_api::process::run_timers(state, Duration::from_millis(settings.timer_poll_ms), stop_rx)),
         ];
-        tracing::info!(
-            port,
-            backend = store.backend().as_str(),
-            "quartier is listening"
-        );
-        Ok(Self {
-            listener,
-            port,
-            router,
-            store,
-            workers,
-            stop,
-        })
+        tracing::info!(port, backend = store.backend().as_str(), "quartier is listening");
+        Ok(Self { listener, port, router, store, workers, stop })
     }
 
     /// The port actually bound.
@@ -244,16 +180,9 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then stops the workers and closes the database.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
-        let app = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let app = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
         let _ = self.stop.send(true);
         for w in self.workers {
             let _ = w.await;

@@ -23,21 +23,12 @@ pub struct WorkerConfig {
 }
 
 /// Runs until `stop` turns true.
-pub async fn run(
-    store: Store,
-    mailer: Mailer,
-    cfg: WorkerConfig,
-    wakeup: Arc<Notify>,
-    mut stop: watch::Receiver<bool>,
-) {
+pub async fn run(store: Store, mailer: Mailer, cfg: WorkerConfig, wakeup: Arc<Notify>, mut stop: watch::Receiver<bool>) {
     loop {
         let sent = match tick(&store, &mailer, cfg).await {
             Ok(n) => n,
             Err(e) => {
-                tracing::error!(
-                    error = format!("{:#}", anyhow::Error::from(e)),
-                    "outbox: claiming failed"
-                );
+                tracing::error!(error = format!("{:#}", anyhow::Error::from(e)), "outbox: claiming failed");
                 0
             }
         };
@@ -73,8 +64,7 @@ pub async fn tick(store: &Store, mailer: &Mailer, cfg: WorkerConfig) -> Result<u
         let mut conn = store.pool().acquire().await?;
         match outcome {
             Ok(()) => {
-                outbox::mark_sent(&mut conn, &row.id, jiff::Timestamp::now().as_millisecond())
-                    .await?;
+                outbox::mark_sent(&mut conn, &row.id, jiff::Timestamp::now().as_millisecond()).await?;
                 tracing::info!(outbox.id = %row.id, template = %row.template, "mail sent");
             }
             Err(DeliveryError::Permanent(e)) => {
@@ -92,25 +82,18 @@ pub async fn tick(store: &Store, mailer: &Mailer, cfg: WorkerConfig) -> Result<u
 }
 
 async fn deliver(mailer: &Mailer, row: &outbox::OutboxRow) -> Result<(), DeliveryError> {
-    let notice: Notice = row
-        .template
-        .parse()
-        .map_err(|_| DeliveryError::Permanent(format!("unknown template {}", row.template)))?;
+    let notice: Notice = row.template.parse().map_err(|_| DeliveryError::Permanent(format!("unknown template {}", row.template)))?;
     let locale: Locale = row.locale.parse().unwrap_or_default();
-    let data: BookingNoticeData = serde_json::from_str(&row.payload)
-        .map_err(|e| DeliveryError::Permanent(format!("unreadable payload: {e}")))?;
+    let data: BookingNoticeData =
+        serde_json::from_str(&row.payload).map_err(|e| DeliveryError::Permanent(format!("unreadable payload: {e}")))?;
     let msg = quartier_notifications::render(notice, locale, &data);
-    mailer
-        .send(&row.recipient_name, &row.recipient_email, &row.id, &msg)
-        .await
+    mailer.send(&row.recipient_name, &row.recipient_email, &row.id, &msg).await
 }
 
 /// 2 s, 4 s, 8 s ... capped at 15 minutes, with up to 25% jitter so retries of many messages spread out.
 fn backoff_ms(attempts: i64) -> i64 {
     let exp = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
-    let base = 2_000i64
-        .saturating_mul(2i64.saturating_pow(exp))
-        .min(15 * 60 * 1000);
+    let base = 2_000i64.saturating_mul(2i64.saturating_pow(exp)).min(15 * 60 * 1000);
     base + rand::rng().random_range(0..=base / 4)
 }
 

@@ -73,19 +73,13 @@ pub async fn put_schedule(conn: &mut Conn, s: &ScheduleRow) -> Result<(), StoreE
     Ok(())
 }
 
-const SCHEDULE_COLUMNS: &str =
-    "user_id, time_zone, rules, paused, min_notice_minutes, max_jobs_per_day,
+const SCHEDULE_COLUMNS: &str = "user_id, time_zone, rules, paused, min_notice_minutes, max_jobs_per_day,
     buffer_before_minutes, buffer_after_minutes, updated_at";
 
 /// One helper's schedule.
 pub async fn schedule(conn: &mut Conn, user_id: &str) -> Result<Option<ScheduleRow>, StoreError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {SCHEDULE_COLUMNS} FROM helper_schedules WHERE user_id = $1"
-    ));
-    Ok(sqlx::query_as(sql)
-        .bind(user_id)
-        .fetch_optional(conn)
-        .await?)
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {SCHEDULE_COLUMNS} FROM helper_schedules WHERE user_id = $1"));
+    Ok(sqlx::query_as(sql).bind(user_id).fetch_optional(conn).await?)
 }
 
 /// Every schedule (for building the index).
@@ -114,75 +108,40 @@ pub async fn insert_exception(conn: &mut Conn, e: &ExceptionRow) -> Result<(), S
 }
 
 /// Removes one of a helper's exceptions; `false` if it was not theirs or did not exist.
-pub async fn delete_exception(
-    conn: &mut Conn,
-    user_id: &str,
-    id: &str,
-) -> Result<bool, StoreError> {
-    let r = sqlx::query("DELETE FROM helper_exceptions WHERE id = $1 AND user_id = $2")
-        .bind(id)
-        .bind(user_id)
-        .execute(conn)
-        .await?;
+pub async fn delete_exception(conn: &mut Conn, user_id: &str, id: &str) -> Result<bool, StoreError> {
+    let r = sqlx::query("DELETE FROM helper_exceptions WHERE id = $1 AND user_id = $2").bind(id).bind(user_id).execute(conn).await?;
     Ok(r.rows_affected() == 1)
 }
 
-const EXCEPTION_COLUMNS: &str =
-    "id, user_id, kind, date_from, date_to, start_min, end_min, created_at";
+const EXCEPTION_COLUMNS: &str = "id, user_id, kind, date_from, date_to, start_min, end_min, created_at";
 
 /// A helper's exceptions ending on or after `from_date` (ISO), oldest first.
-pub async fn exceptions(
-    conn: &mut Conn,
-    user_id: &str,
-    from_date: &str,
-) -> Result<Vec<ExceptionRow>, StoreError> {
+pub async fn exceptions(conn: &mut Conn, user_id: &str, from_date: &str) -> Result<Vec<ExceptionRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {EXCEPTION_COLUMNS} FROM helper_exceptions WHERE user_id = $1 AND date_to >= $2 ORDER BY date_from, id"
     ));
-    Ok(sqlx::query_as(sql)
-        .bind(user_id)
-        .bind(from_date)
-        .fetch_all(conn)
-        .await?)
+    Ok(sqlx::query_as(sql).bind(user_id).bind(from_date).fetch_all(conn).await?)
 }
 
 /// Every exception ending on or after `from_date` (for building the index).
-pub async fn all_exceptions(
-    conn: &mut Conn,
-    from_date: &str,
-) -> Result<Vec<ExceptionRow>, StoreError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {EXCEPTION_COLUMNS} FROM helper_exceptions WHERE date_to >= $1"
-    ));
+pub async fn all_exceptions(conn: &mut Conn, from_date: &str) -> Result<Vec<ExceptionRow>, StoreError> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {EXCEPTION_COLUMNS} FROM helper_exceptions WHERE date_to >= $1"));
     Ok(sqlx::query_as(sql).bind(from_date).fetch_all(conn).await?)
 }
 
 /// Notes that a helper's matching data changed (inside the writing transaction), so other
 /// replicas reload that helper.
 pub async fn record_change(conn: &mut Conn, helper_id: &str, now: i64) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO helper_changes (helper_id, at) VALUES ($1, $2)")
-        .bind(helper_id)
-        .bind(now)
-        .execute(conn)
-        .await?;
+    sqlx::query("INSERT INTO helper_changes (helper_id, at) VALUES ($1, $2)").bind(helper_id).bind(now).execute(conn).await?;
     Ok(())
 }
 
 /// Changes recorded at or after `since` (epoch ms): (sequence number, helper id).
 pub async fn changed_since(conn: &mut Conn, since: i64) -> Result<Vec<(i64, String)>, StoreError> {
-    Ok(
-        sqlx::query_as("SELECT seq, helper_id FROM helper_changes WHERE at >= $1 ORDER BY seq")
-            .bind(since)
-            .fetch_all(conn)
-            .await?,
-    )
+    Ok(sqlx::query_as("SELECT seq, helper_id FROM helper_changes WHERE at >= $1 ORDER BY seq").bind(since).fetch_all(conn).await?)
 }
 
 /// Forgets changes older than `before` (epoch ms).
 pub async fn prune_changes(conn: &mut Conn, before: i64) -> Result<u64, StoreError> {
-    Ok(sqlx::query("DELETE FROM helper_changes WHERE at < $1")
-        .bind(before)
-        .execute(conn)
-        .await?
-        .rows_affected())
+    Ok(sqlx::query("DELETE FROM helper_changes WHERE at < $1").bind(before).execute(conn).await?.rows_affected())
 }

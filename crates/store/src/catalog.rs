@@ -23,8 +23,7 @@ impl TryFrom<ServiceRow> for Service {
         let corrupt = |what: &str| StoreError::Corrupt(format!("service {}: {what}", r.slug));
         Ok(Service {
             base_price: Money::from_rappen(r.base_price_rappen).map_err(|_| corrupt("price"))?,
-            extra_unit_price: Money::from_rappen(r.extra_unit_rappen)
-                .map_err(|_| corrupt("extra price"))?,
+            extra_unit_price: Money::from_rappen(r.extra_unit_rappen).map_err(|_| corrupt("extra price"))?,
             duration_minutes: u32::try_from(r.duration_minutes).map_err(|_| corrupt("duration"))?,
             slug: r.slug,
             name: r.name,
@@ -36,9 +35,7 @@ impl TryFrom<ServiceRow> for Service {
 
 /// Fills an empty catalogue with `services`; leaves a non-empty one alone. Returns how many were added.
 pub async fn ensure(conn: &mut AnyConnection, services: &[Service]) -> Result<usize, StoreError> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM services")
-        .fetch_one(&mut *conn)
-        .await?;
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM services").fetch_one(&mut *conn).await?;
     if n > 0 {
         return Ok(0);
     }

@@ -49,40 +49,23 @@ pub async fn upsert(conn: &mut AnyConnection, p: &ProfileRow) -> Result<(), Stor
     Ok(())
 }
 
-const PROFILE_SELECT: &str =
-    "SELECT p.user_id, u.name, p.bio, p.skills, p.languages, p.home_lat, p.home_lon,
+const PROFILE_SELECT: &str = "SELECT p.user_id, u.name, p.bio, p.skills, p.languages, p.home_lat, p.home_lon,
         p.travel_radius_km, p.updated_at
      FROM helper_profiles p JOIN users u ON u.id = p.user_id";
 
 /// One helper's profile.
-pub async fn get(
-    conn: &mut AnyConnection,
-    user_id: &str,
-) -> Result<Option<ProfileRow>, StoreError> {
+pub async fn get(conn: &mut AnyConnection, user_id: &str) -> Result<Option<ProfileRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!("{PROFILE_SELECT} WHERE p.user_id = $1"));
-    Ok(sqlx::query_as(sql)
-        .bind(user_id)
-        .fetch_optional(conn)
-        .await?)
+    Ok(sqlx::query_as(sql).bind(user_id).fetch_optional(conn).await?)
 }
 
 /// Helpers after `cursor` (by id), optionally only those whose skills include `skill`.
-pub async fn list(
-    conn: &mut AnyConnection,
-    skill: Option<&str>,
-    cursor: Option<&str>,
-    limit: i64,
-) -> Result<Vec<ProfileRow>, StoreError> {
+pub async fn list(conn: &mut AnyConnection, skill: Option<&str>, cursor: Option<&str>, limit: i64) -> Result<Vec<ProfileRow>, StoreError> {
     // Skills are a JSON array of [a-z0-9_] names, so matching the quoted name is exact.
     let pattern = skill.map(|s| format!("%\"{s}\"%"));
     let sql = sqlx::AssertSqlSafe(format!(
         "{PROFILE_SELECT} WHERE ($1 IS NULL OR p.skills LIKE $1) AND ($2 IS NULL OR p.user_id > $2)
          ORDER BY p.user_id LIMIT $3"
     ));
-    Ok(sqlx::query_as(sql)
-        .bind(pattern)
-        .bind(cursor)
-        .bind(limit)
-        .fetch_all(conn)
-        .await?)
+    Ok(sqlx::query_as(sql).bind(pattern).bind(cursor).bind(limit).fetch_all(conn).await?)
 }

@@ -19,9 +19,14 @@ use sqlx::{Any, AnyPool, ConnectOptions, Transaction};
 pub mod availability;
 pub mod bookings;
 pub mod catalog;
+pub mod conversation;
 pub mod helpers;
+pub mod idempotency;
+pub mod ledger;
 pub mod matching;
 pub mod outbox;
+pub mod requests;
+pub mod timers;
 pub mod users;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -103,17 +108,11 @@ impl From<sqlx::Error> for StoreError {
             }
             match db.kind() {
                 sqlx::error::ErrorKind::UniqueViolation => {
-                    let what = db
-                        .constraint()
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| db.message().to_owned());
+                    let what = db.constraint().map(str::to_owned).unwrap_or_else(|| db.message().to_owned());
                     return StoreError::Duplicate(what);
                 }
                 sqlx::error::ErrorKind::ForeignKeyViolation => {
-                    let what = db
-                        .constraint()
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| db.message().to_owned());
+                    let what = db.constraint().map(str::to_owned).unwrap_or_else(|| db.message().to_owned());
                     return StoreError::MissingReference(what);
                 }
                 _ => {}
@@ -137,27 +136,16 @@ impl Store {
         let backend = Backend::of_url(url)?;
         let url = match backend {
             Backend::Sqlite => {
-                let path = url
-                    .trim_start_matches("sqlite://")
-                    .trim_start_matches("sqlite:");
+                let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
                 let path = path.split('?').next().unwrap_or(path);
-                if let Some(dir) = Path::new(path)
-                    .parent()
-                    .filter(|d| !d.as_os_str().is_empty())
-                {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| StoreError::Directory(dir.display().to_string(), e))?;
+                if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| StoreError::Directory(dir.display().to_string(), e))?;
                 }
-                if url.contains('?') {
-                    url.to_owned()
-                } else {
-                    format!("{url}?mode=rwc")
-                }
+                if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") }
             }
             Backend::Postgres => url.to_owned(),
         };
-        let options = AnyConnectOptions::from_str(&url)?
-            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+        let options = AnyConnectOptions::from_str(&url)?.log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
                 Backend::Sqlite => 8,
@@ -169,18 +157,10 @@ impl Store {
                     if backend == Backend::Sqlite {
                         // WAL lets readers run beside the one writer; NORMAL is durable in WAL mode
                         // across application crashes. busy_timeout makes writers wait for the lock.
-                        sqlx::query("PRAGMA journal_mode = WAL")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA busy_timeout = 10000")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA foreign_keys = ON")
-                            .execute(&mut *conn)
-                            .await?;
+                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
                     }
                     Ok(())
                 })

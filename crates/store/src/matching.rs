@@ -60,12 +60,7 @@ impl DayName {
 }
 
 /// The schedule a stored row describes, with its exceptions.
-pub fn schedule_of(
-    row: Option<&ScheduleRow>,
-    exceptions: &[ExceptionRow],
-    default_zone: &TimeZone,
-    defaults: (u32, u32),
-) -> Schedule {
+pub fn schedule_of(row: Option<&ScheduleRow>, exceptions: &[ExceptionRow], default_zone: &TimeZone, defaults: (u32, u32)) -> Schedule {
     let Some(row) = row else {
         // No availability given yet: no working time at all.
         return Schedule {
@@ -88,36 +83,20 @@ pub fn schedule_of(
             continue;
         };
         match (e.kind.as_str(), e.start_min, e.end_min) {
-            ("off", ..) if from == to => out_exceptions.push(Exception {
-                date: from,
-                kind: ExceptionKind::DayOff,
-            }),
+            ("off", ..) if from == to => out_exceptions.push(Exception { date: from, kind: ExceptionKind::DayOff }),
             ("off", ..) => holidays.push((from, to)),
             ("extra", Some(s), Some(en)) => {
                 let (Ok(s), Ok(en)) = (u16::try_from(s), u16::try_from(en)) else {
                     continue;
                 };
-                out_exceptions.push(Exception {
-                    date: from,
-                    kind: ExceptionKind::ExtraHours {
-                        start_min: s,
-                        end_min: en,
-                    },
-                });
+                out_exceptions.push(Exception { date: from, kind: ExceptionKind::ExtraHours { start_min: s, end_min: en } });
             }
             _ => {}
         }
     }
     Schedule {
         zone: TimeZone::get(&row.time_zone).unwrap_or_else(|_| default_zone.clone()),
-        rules: rules
-            .iter()
-            .map(|r| WeeklyRule {
-                weekday: r.weekday.weekday(),
-                start_min: r.start_min,
-                end_min: r.end_min,
-            })
-            .collect(),
+        rules: rules.iter().map(|r| WeeklyRule { weekday: r.weekday.weekday(), start_min: r.start_min, end_min: r.end_min }).collect(),
         exceptions: out_exceptions,
         holidays,
         paused: row.paused != 0,
@@ -153,6 +132,15 @@ struct BusyRow {
 }
 
 #[derive(sqlx::FromRow)]
+struct RatingRow {
+    subject_id: String,
+    total: i64,
+    n: i64,
+}
+
+const RATING_SQL: &str = "SELECT subject_id, SUM(rating) AS total, COUNT(*) AS n FROM reviews WHERE author_role = 'customer'";
+
+#[derive(sqlx::FromRow)]
 struct StatsRow {
     helper_id: String,
     completed: i64,
@@ -161,20 +149,15 @@ struct StatsRow {
 }
 
 const BUSY_SQL: &str = "SELECT helper_id, starts_at, ends_at FROM bookings
-     WHERE state IN ('requested', 'accepted') AND blocked_to > $1 AND blocked_from < $2";
+     WHERE state IN ('requested', 'accepted', 'confirmed', 'en_route', 'on_site') AND blocked_to > $1 AND blocked_from < $2";
 
 const STATS_SQL: &str = "SELECT helper_id,
         SUM(CASE WHEN state = 'done' THEN 1 ELSE 0 END) AS completed,
-        SUM(CASE WHEN state = 'cancelled_by_helper' THEN 1 ELSE 0 END) AS let_down,
+        SUM(CASE WHEN state IN ('cancelled_by_helper', 'no_show_helper') THEN 1 ELSE 0 END) AS let_down,
         SUM(CASE WHEN created_at >= $1 THEN 1 ELSE 0 END) AS recent
      FROM bookings";
 
-fn record(
-    p: ProfileRow,
-    schedule: Schedule,
-    bookings: Vec<Booking>,
-    stats: HelperStats,
-) -> Option<HelperRecord> {
+fn record(p: ProfileRow, schedule: Schedule, bookings: Vec<Booking>, stats: HelperStats) -> Option<HelperRecord> {
     let id: UserId = p.user_id.parse().ok()?;
     let home = GeoPoint::new(p.home_lat, p.home_lon).ok()?;
     let skills: Vec<String> = serde_json::from_str(&p.skills).unwrap_or_default();
@@ -184,10 +167,7 @@ fn record(
         home,
         radius_km: u8::try_from(p.travel_radius_km).unwrap_or(1),
         skills,
-        languages: languages
-            .iter()
-            .filter_map(|l| l.parse::<Locale>().ok())
-            .collect(),
+        languages: languages.iter().filter_map(|l| l.parse::<Locale>().ok()).collect(),
         schedule,
         bookings,
         stats,
@@ -195,62 +175,37 @@ fn record(
 }
 
 fn busy(r: &BusyRow) -> Option<Booking> {
-    Some(Booking {
-        start: jiff::Timestamp::from_millisecond(r.starts_at).ok()?,
-        end: jiff::Timestamp::from_millisecond(r.ends_at).ok()?,
-    })
+    Some(Booking { start: jiff::Timestamp::from_millisecond(r.starts_at).ok()?, end: jiff::Timestamp::from_millisecond(r.ends_at).ok()? })
 }
 
-fn stats_of(r: Option<&StatsRow>) -> HelperStats {
+fn stats_of(r: Option<&StatsRow>, rating: Option<&RatingRow>) -> HelperStats {
+    let (rating_sum, rating_count) =
+        rating.map(|r| (u32::try_from(r.total).unwrap_or(0), u32::try_from(r.n).unwrap_or(0))).unwrap_or((0, 0));
     r.map(|s| HelperStats {
-        rating_sum: 0,
-        rating_count: 0,
+        rating_sum,
+        rating_count,
         completed: u32::try_from(s.completed).unwrap_or(0),
         let_down: u32::try_from(s.let_down).unwrap_or(0),
         recent_offers: u32::try_from(s.recent).unwrap_or(0),
     })
-    .unwrap_or_default()
+    .unwrap_or(HelperStats { rating_sum, rating_count, ..HelperStats::default() })
 }
 
 /// One helper's record, or `None` when they have no profile.
-pub async fn load_one(
-    conn: &mut Conn,
-    helper_id: &str,
-    spec: &LoadSpec,
-) -> Result<Option<HelperRecord>, StoreError> {
+pub async fn load_one(conn: &mut Conn, helper_id: &str, spec: &LoadSpec) -> Result<Option<HelperRecord>, StoreError> {
     let Some(profile) = helpers::get(conn, helper_id).await? else {
         return Ok(None);
     };
     let schedule_row = availability::schedule(conn, helper_id).await?;
-    let exceptions =
-        availability::exceptions(conn, helper_id, &spec.first_date.to_string()).await?;
+    let exceptions = availability::exceptions(conn, helper_id, &spec.first_date.to_string()).await?;
     let sql = sqlx::AssertSqlSafe(format!("{BUSY_SQL} AND helper_id = $3"));
-    let busy_rows: Vec<BusyRow> = sqlx::query_as(sql)
-        .bind(spec.from_ms)
-        .bind(spec.to_ms)
-        .bind(helper_id)
-        .fetch_all(&mut *conn)
-        .await?;
-    let sql = sqlx::AssertSqlSafe(format!(
-        "{STATS_SQL} WHERE helper_id = $2 GROUP BY helper_id"
-    ));
-    let stats: Option<StatsRow> = sqlx::query_as(sql)
-        .bind(spec.now_ms - 7 * 86_400_000)
-        .bind(helper_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let schedule = schedule_of(
-        schedule_row.as_ref(),
-        &exceptions,
-        &spec.default_zone,
-        spec.default_buffers,
-    );
-    Ok(record(
-        profile,
-        schedule,
-        busy_rows.iter().filter_map(busy).collect(),
-        stats_of(stats.as_ref()),
-    ))
+    let busy_rows: Vec<BusyRow> = sqlx::query_as(sql).bind(spec.from_ms).bind(spec.to_ms).bind(helper_id).fetch_all(&mut *conn).await?;
+    let sql = sqlx::AssertSqlSafe(format!("{STATS_SQL} WHERE helper_id = $2 GROUP BY helper_id"));
+    let stats: Option<StatsRow> = sqlx::query_as(sql).bind(spec.now_ms - 7 * 86_400_000).bind(helper_id).fetch_optional(&mut *conn).await?;
+    let sql = sqlx::AssertSqlSafe(format!("{RATING_SQL} AND subject_id = $1 GROUP BY subject_id"));
+    let rating: Option<RatingRow> = sqlx::query_as(sql).bind(helper_id).fetch_optional(&mut *conn).await?;
+    let schedule = schedule_of(schedule_row.as_ref(), &exceptions, &spec.default_zone, spec.default_buffers);
+    Ok(record(profile, schedule, busy_rows.iter().filter_map(busy).collect(), stats_of(stats.as_ref(), rating.as_ref())))
 }
 
 /// Every helper's record, in a handful of queries.
@@ -266,21 +221,14 @@ pub async fn load_all(conn: &mut Conn, spec: &LoadSpec) -> Result<Vec<HelperReco
             break;
         }
     }
-    let schedules: HashMap<String, ScheduleRow> = availability::all_schedules(conn)
-        .await?
-        .into_iter()
-        .map(|s| (s.user_id.clone(), s))
-        .collect();
+    let schedules: HashMap<String, ScheduleRow> =
+        availability::all_schedules(conn).await?.into_iter().map(|s| (s.user_id.clone(), s)).collect();
     let mut exceptions: HashMap<String, Vec<ExceptionRow>> = HashMap::new();
     for e in availability::all_exceptions(conn, &spec.first_date.to_string()).await? {
         exceptions.entry(e.user_id.clone()).or_default().push(e);
     }
     let mut bookings: HashMap<String, Vec<Booking>> = HashMap::new();
-    let rows: Vec<BusyRow> = sqlx::query_as(BUSY_SQL)
-        .bind(spec.from_ms)
-        .bind(spec.to_ms)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows: Vec<BusyRow> = sqlx::query_as(BUSY_SQL).bind(spec.from_ms).bind(spec.to_ms).fetch_all(&mut *conn).await?;
     for r in &rows {
         if let Some(b) = busy(r) {
             bookings.entry(r.helper_id.clone()).or_default().push(b);
@@ -294,6 +242,9 @@ pub async fn load_all(conn: &mut Conn, spec: &LoadSpec) -> Result<Vec<HelperReco
         .into_iter()
         .map(|s| (s.helper_id.clone(), s))
         .collect();
+    let sql = sqlx::AssertSqlSafe(format!("{RATING_SQL} GROUP BY subject_id"));
+    let ratings: HashMap<String, RatingRow> =
+        sqlx::query_as::<_, RatingRow>(sql).fetch_all(&mut *conn).await?.into_iter().map(|r| (r.subject_id.clone(), r)).collect();
     Ok(profiles
         .into_iter()
         .filter_map(|p| {
@@ -304,12 +255,7 @@ pub async fn load_all(conn: &mut Conn, spec: &LoadSpec) -> Result<Vec<HelperReco
                 &spec.default_zone,
                 spec.default_buffers,
             );
-            record(
-                p,
-                schedule,
-                bookings.remove(&id).unwrap_or_default(),
-                stats_of(stats.get(&id)),
-            )
+            record(p, schedule, bookings.remove(&id).unwrap_or_default(), stats_of(stats.get(&id), ratings.get(&id)))
         })
         .collect())
 }

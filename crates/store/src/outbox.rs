@@ -90,31 +90,23 @@ pub async fn claim(
         Backend::Postgres => claim_sql!("FOR UPDATE SKIP LOCKED"),
         Backend::Sqlite => claim_sql!(""),
     };
-    Ok(sqlx::query_as(sql)
-        .bind(lease_until)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(conn)
-        .await?)
+    Ok(sqlx::query_as(sql).bind(lease_until).bind(now).bind(limit).fetch_all(conn).await?)
 }
 
 /// Records a delivery. Only the current claim holder's row is changed.
 pub async fn mark_sent(conn: &mut AnyConnection, id: &str, now: i64) -> Result<(), StoreError> {
-    sqlx::query("UPDATE outbox SET state = 'sent', sent_at = $2, lease_until = NULL, last_error = NULL WHERE id = $1 AND state = 'sending'")
-        .bind(id)
-        .bind(now)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE outbox SET state = 'sent', sent_at = $2, lease_until = NULL, last_error = NULL WHERE id = $1 AND state = 'sending'",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 /// Schedules another try at `next_attempt_at`.
-pub async fn mark_retry(
-    conn: &mut AnyConnection,
-    id: &str,
-    next_attempt_at: i64,
-    error: &str,
-) -> Result<(), StoreError> {
+pub async fn mark_retry(conn: &mut AnyConnection, id: &str, next_attempt_at: i64, error: &str) -> Result<(), StoreError> {
     sqlx::query("UPDATE outbox SET state = 'pending', next_attempt_at = $2, lease_until = NULL, last_error = $3 WHERE id = $1 AND state = 'sending'")
         .bind(id)
         .bind(next_attempt_at)
@@ -136,18 +128,11 @@ pub async fn mark_dead(conn: &mut AnyConnection, id: &str, error: &str) -> Resul
 
 /// Messages by state: (state, count).
 pub async fn counts(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>, StoreError> {
-    Ok(
-        sqlx::query_as("SELECT state, COUNT(*) FROM outbox GROUP BY state ORDER BY state")
-            .fetch_all(conn)
-            .await?,
-    )
+    Ok(sqlx::query_as("SELECT state, COUNT(*) FROM outbox GROUP BY state ORDER BY state").fetch_all(conn).await?)
 }
 
 /// The earliest time any pending message is due, if any.
 pub async fn next_due(conn: &mut AnyConnection) -> Result<Option<i64>, StoreError> {
-    let (t,): (Option<i64>,) =
-        sqlx::query_as("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'")
-            .fetch_one(conn)
-            .await?;
+    let (t,): (Option<i64>,) = sqlx::query_as("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'").fetch_one(conn).await?;
     Ok(t)
 }

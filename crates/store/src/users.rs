@@ -30,8 +30,7 @@ pub struct UserRow {
     pub updated_at: i64,
 }
 
-const USER_COLUMNS: &str =
-    "id, email, password_hash, name, role, locale, time_zone, created_at, updated_at";
+const USER_COLUMNS: &str = "id, email, password_hash, name, role, locale, time_zone, created_at, updated_at";
 
 /// Inserts a user. An e-mail already registered is [`StoreError::Duplicate`].
 pub async fn insert(conn: &mut AnyConnection, u: &UserRow) -> Result<(), StoreError> {
@@ -54,10 +53,7 @@ pub async fn insert(conn: &mut AnyConnection, u: &UserRow) -> Result<(), StoreEr
 }
 
 /// The user with this (normalised) e-mail.
-pub async fn by_email(
-    conn: &mut AnyConnection,
-    email: &str,
-) -> Result<Option<UserRow>, StoreError> {
+pub async fn by_email(conn: &mut AnyConnection, email: &str) -> Result<Option<UserRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"));
     Ok(sqlx::query_as(sql).bind(email).fetch_optional(conn).await?)
 }
@@ -77,25 +73,20 @@ pub async fn update_profile(
     time_zone: &str,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let r = sqlx::query(
-        "UPDATE users SET name = $2, locale = $3, time_zone = $4, updated_at = $5 WHERE id = $1",
-    )
-    .bind(id)
-    .bind(name)
-    .bind(locale)
-    .bind(time_zone)
-    .bind(now)
-    .execute(conn)
-    .await?;
+    let r = sqlx::query("UPDATE users SET name = $2, locale = $3, time_zone = $4, updated_at = $5 WHERE id = $1")
+        .bind(id)
+        .bind(name)
+        .bind(locale)
+        .bind(time_zone)
+        .bind(now)
+        .execute(conn)
+        .await?;
     Ok(r.rows_affected() == 1)
 }
 
 /// Number of users with a role (for the seed command's "already seeded" check).
 pub async fn count_by_role(conn: &mut AnyConnection, role: &str) -> Result<i64, StoreError> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE role = $1")
-        .bind(role)
-        .fetch_one(conn)
-        .await?;
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE role = $1").bind(role).fetch_one(conn).await?;
     Ok(n)
 }
 
@@ -138,10 +129,7 @@ pub async fn insert_refresh(conn: &mut AnyConnection, r: &RefreshRow) -> Result<
 }
 
 /// The token with this hash.
-pub async fn refresh_by_hash(
-    conn: &mut AnyConnection,
-    hash: &str,
-) -> Result<Option<RefreshRow>, StoreError> {
+pub async fn refresh_by_hash(conn: &mut AnyConnection, hash: &str) -> Result<Option<RefreshRow>, StoreError> {
     Ok(sqlx::query_as(
         "SELECT id, family_id, user_id, token_hash, created_at, expires_at, used_at, revoked_at
          FROM refresh_tokens WHERE token_hash = $1",
@@ -162,33 +150,21 @@ pub async fn use_refresh(conn: &mut AnyConnection, id: &str, now: i64) -> Result
 }
 
 /// Revokes every token of a family.
-pub async fn revoke_family(
-    conn: &mut AnyConnection,
-    family_id: &str,
-    now: i64,
-) -> Result<u64, StoreError> {
-    let r = sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
-    )
-    .bind(family_id)
-    .bind(now)
-    .execute(conn)
-    .await?;
+pub async fn revoke_family(conn: &mut AnyConnection, family_id: &str, now: i64) -> Result<u64, StoreError> {
+    let r = sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL")
+        .bind(family_id)
+        .bind(now)
+        .execute(conn)
+        .await?;
     Ok(r.rows_affected())
 }
 
 /// Revokes every token a user holds.
-pub async fn revoke_all_for_user(
-    conn: &mut AnyConnection,
-    user_id: &str,
-    now: i64,
-) -> Result<u64, StoreError> {
-    let r = sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
-    )
-    .bind(user_id)
-    .bind(now)
-    .execute(conn)
-    .await?;
+pub async fn revoke_all_for_user(conn: &mut AnyConnection, user_id: &str, now: i64) -> Result<u64, StoreError> {
+    let r = sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+        .bind(user_id)
+        .bind(now)
+        .execute(conn)
+        .await?;
     Ok(r.rows_affected())
 }

@@ -8,12 +8,7 @@ use crate::harness::{Backend, SIGNING_KEY, spawn_app_with, unique_email};
 fn forge(key: &[u8], sub: &str, role: &str, exp_offset_secs: i64) -> String {
     let now = jiff::Timestamp::now().as_second();
     let claims = json!({"sub": sub, "role": role, "iss": "quartier", "iat": now, "exp": now + exp_offset_secs});
-    jsonwebtoken::encode(
-        &Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(key),
-    )
-    .expect("encode")
+    jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &EncodingKey::from_secret(key)).expect("encode")
 }
 
 both_backends! {
@@ -207,47 +202,31 @@ mod rate_limits {
         let email = unique_email("customer");
         app.register(&email, "customer").await;
         for _ in 0..3 {
-            assert_eq!(
-                app.login(&email, "wrong password!").await.status,
-                StatusCode::UNAUTHORIZED
-            );
+            assert_eq!(app.login(&email, "wrong password!").await.status, StatusCode::UNAUTHORIZED);
         }
         // Now even the right password waits: the account is cooling down.
         let limited = app.login(&email, "correct horse battery").await;
         assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(limited.code(), "rate_limited");
-        let retry: u64 = limited.headers["retry-after"]
-            .to_str()
-            .expect("ascii")
-            .parse()
-            .expect("seconds");
+        let retry: u64 = limited.headers["retry-after"].to_str().expect("ascii").parse().expect("seconds");
         assert!((1..=900).contains(&retry), "{retry}");
         // An unknown address is limited the same way, so the limit reveals nothing.
         let ghost = unique_email("ghost");
         for _ in 0..3 {
             app.login(&ghost, "whatever123").await;
         }
-        assert_eq!(
-            app.login(&ghost, "whatever123").await.status,
-            StatusCode::TOO_MANY_REQUESTS
-        );
+        assert_eq!(app.login(&ghost, "whatever123").await.status, StatusCode::TOO_MANY_REQUESTS);
         // Another account is not affected.
         let other = unique_email("customer");
         app.register(&other, "customer").await;
-        assert_eq!(
-            app.login(&other, "correct horse battery").await.status,
-            StatusCode::OK
-        );
+        assert_eq!(app.login(&other, "correct horse battery").await.status, StatusCode::OK);
         app.finish().await;
     }
 
     async fn login_attempts_per_address_are_limited(backend: Backend) {
         let app = spawn_app_with(backend, |s| s.login_attempts_per_address = 4).await;
         for _ in 0..4 {
-            assert_eq!(
-                app.login(&unique_email("x"), "whatever123").await.status,
-                StatusCode::UNAUTHORIZED
-            );
+            assert_eq!(app.login(&unique_email("x"), "whatever123").await.status, StatusCode::UNAUTHORIZED);
         }
         let r = app.login(&unique_email("x"), "whatever123").await;
         assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);

@@ -7,11 +7,7 @@ use crate::harness::{TestApp, wait_for_mail};
 
 /// A start time `days` from now at 14:00 UTC, RFC 3339.
 fn start_in_days(days: i64) -> String {
-    let d = jiff::Timestamp::now()
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date()
-        .checked_add(jiff::Span::new().days(days))
-        .expect("date");
+    let d = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date().checked_add(jiff::Span::new().days(days)).expect("date");
     format!("{d}T14:00:00Z")
 }
 
@@ -26,12 +22,7 @@ async fn book(app: &TestApp, token: &str, helper_id: &str, start: &str) -> crate
 
 async fn act(app: &TestApp, token: &str, booking: &Value, action: &str) -> crate::harness::Res {
     let id = booking["id"].as_str().expect("booking id");
-    app.post(
-        &format!("/v1/bookings/{id}/transitions"),
-        Some(token),
-        json!({"action": action}),
-    )
-    .await
+    app.post(&format!("/v1/bookings/{id}/transitions"), Some(token), json!({"action": action})).await
 }
 
 both_backends! {
@@ -52,7 +43,13 @@ both_backends! {
         let booked = book(&app, &customer, &helper_id, &start_in_days(3)).await;
         assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.text);
         assert_eq!(booked.body["state"], "requested");
-        assert_eq!(booked.body["price"], wifi["base_price"]);
+        // The price is the catalogue's base plus the lines of the upfront quote, locked in.
+        let lines = booked.body["price_breakdown"].as_array().expect("breakdown");
+        assert_eq!(lines[0]["kind"], "base");
+        assert_eq!(lines[0]["amount"], wifi["base_price"]);
+        let sum: i64 = lines.iter().map(|l| l["amount"]["amount_rappen"].as_i64().expect("amount")).sum();
+        assert_eq!(booked.body["price"]["amount_rappen"], sum);
+        assert!(lines.iter().any(|l| l["kind"] == "travel"), "{lines:?}");
         assert!(booked.body["starts_at"].as_str().expect("start").ends_with("+01:00") || booked.body["starts_at"].as_str().expect("start").ends_with("+02:00"));
 
         // The helper sees the offer, without the address until they accept.
@@ -68,7 +65,13 @@ both_backends! {
         let confirmed = wait_for_mail(&customer_email, "Confirmed: Guest Wi-Fi set-up").await;
         assert!(confirmed.contains("Message-ID: <") || confirmed.contains("Message-Id: <"), "{confirmed}");
 
-        let done = act(&app, &helper, &booked.body, "complete").await;
+        // On site: the customer's start code opens the visit, their sign-off code closes it.
+        let code = booked.body["start_code"].as_str().expect("start code").to_owned();
+        let id = booked.body["id"].as_str().expect("id").to_owned();
+        let arrived = app.post(&format!("/v1/bookings/{id}/transitions"), Some(&helper), json!({"action": "arrive", "code": code})).await;
+        assert_eq!(arrived.status, StatusCode::OK, "{}", arrived.text);
+        let signoff = app.get(&format!("/v1/bookings/{id}"), Some(&customer)).await.body["signoff_code"].as_str().expect("sign-off").to_owned();
+        let done = app.post(&format!("/v1/bookings/{id}/transitions"), Some(&helper), json!({"action": "complete", "code": signoff})).await;
         assert_eq!(done.status, StatusCode::OK, "{}", done.text);
         assert_eq!(done.body["state"], "done");
         let to_customer = wait_for_mail(&customer_email, "Done: Guest Wi-Fi set-up").await;
@@ -81,7 +84,10 @@ both_backends! {
         for token in [&customer, &helper] {
             let b = app.get(&format!("/v1/bookings/{id}"), Some(token)).await;
             let steps: Vec<&str> = b.body["timeline"].as_array().expect("timeline").iter().map(|e| e["action"].as_str().unwrap_or("")).collect();
-            assert_eq!(steps, ["request", "accept", "complete"]);
+            let process: Vec<&str> = steps.iter().copied().filter(|s| *s != "address_revealed").collect();
+            assert_eq!(process, ["request", "accept", "arrive", "complete"]);
+            // The helper was shown the address, and the timeline records it.
+            assert_eq!(steps.contains(&"address_revealed"), token == &helper, "{steps:?}");
         }
         app.drain_outbox().await;
         app.finish().await;
@@ -186,7 +192,7 @@ both_backends! {
             (json!({"service": "guest-wifi", "address": "Langstrasse 21, 8004 Zürich", "start": start, "helper_id": helper_id}), "helper_lacks_skill"),
             (json!({"service": "moon-landing", "address": "Langstrasse 21, 8004 Zürich", "start": start, "helper_id": helper_id}), "unknown_service"),
             (json!({"service": "tv-box", "address": "x", "start": start, "helper_id": helper_id}), "invalid_address"),
-            (json!({"service": "tv-box", "address": "Langstrasse 21, 8004 Zürich", "start": start}), "helper_required"),
+            (json!({"service": "tv-box", "address": "Langstrasse 21, 8004 Zürich", "start": start}), "place_required"),
             (json!({"service": "tv-box", "address": "Langstrasse 21, 8004 Zürich", "start": "2020-01-01T10:00:00Z", "helper_id": helper_id}), "start_too_soon"),
             (json!({"service": "tv-box", "address": "Langstrasse 21, 8004 Zürich", "start": start, "helper_id": uuid::Uuid::now_v7().to_string()}), "unknown_helper"),
         ];

@@ -55,30 +55,19 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
         min_notice_minutes: 0,
         ..Settings::default()
     };
-    if let (Ok(host), Ok(port)) = (
-        std::env::var("QUARTIER_TEST_SMTP_HOST"),
-        std::env::var("QUARTIER_TEST_SMTP_PORT"),
-    ) {
+    if let (Ok(host), Ok(port)) = (std::env::var("QUARTIER_TEST_SMTP_HOST"), std::env::var("QUARTIER_TEST_SMTP_PORT")) {
         settings.smtp_url = Some(Secret::new(format!("smtp://{host}:{port}")));
     }
     let pg = match backend {
         Backend::Sqlite => {
-            settings.database_url = Some(Secret::new(format!(
-                "sqlite://{}",
-                dir.path().join("quartier.db").display()
-            )));
+            settings.database_url = Some(Secret::new(format!("sqlite://{}", dir.path().join("quartier.db").display())));
             None
         }
         Backend::Postgres => {
             let admin = pg_admin_url();
             let name = format!("quartier_test_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = sqlx::PgConnection::connect(&admin)
-                .await
-                .expect("connect to the test PostgreSQL server");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut conn)
-                .await
-                .expect("create test database");
+            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to the test PostgreSQL server");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create test database");
             conn.close().await.ok();
             let (base, _) = admin.rsplit_once('/').expect("admin URL has a database");
             settings.database_url = Some(Secret::new(format!("{base}/{name}")));
@@ -87,9 +76,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
     };
     tweak(&mut settings);
     let database_url = settings.database_url();
-    let app = Application::build(settings)
-        .await
-        .expect("application builds");
+    let app = Application::build(settings).await.expect("application builds");
     let port = app.port();
     let store = app.store().clone();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -98,10 +85,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
     }));
     TestApp {
         base: format!("http://127.0.0.1:{port}"),
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client"),
+        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
         backend,
         store,
         database_url,
@@ -123,28 +107,14 @@ pub struct Res {
 impl Res {
     /// The problem's `code`, asserting the problem+json content type.
     pub fn code(&self) -> &str {
-        let ct = self
-            .headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        assert_eq!(
-            ct, "application/problem+json",
-            "expected a problem, got {} {}",
-            self.status, self.text
-        );
+        let ct = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert_eq!(ct, "application/problem+json", "expected a problem, got {} {}", self.status, self.text);
         self.body["code"].as_str().unwrap_or("")
     }
 }
 
 impl TestApp {
-    pub async fn request(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Res {
+    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Res {
         let mut req = self.client.request(method, format!("{}{path}", self.base));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -164,11 +134,7 @@ impl TestApp {
     }
 
     pub async fn raw_post(&self, path: &str, content_type: &str, body: Vec<u8>) -> Res {
-        let req = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .header("content-type", content_type)
-            .body(body);
+        let req = self.client.post(format!("{}{path}", self.base)).header("content-type", content_type).body(body);
         read(req.send().await.expect("request sent")).await
     }
 
@@ -182,12 +148,7 @@ impl TestApp {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Res {
-        self.post(
-            "/v1/auth/login",
-            None,
-            json!({"email": email, "password": password}),
-        )
-        .await
+        self.post("/v1/auth/login", None, json!({"email": email, "password": password})).await
     }
 
     /// Registers an account and returns (user id, access token, refresh token).
@@ -200,10 +161,7 @@ impl TestApp {
         (
             r.body["id"].as_str().expect("id").to_owned(),
             l.body["access_token"].as_str().expect("access").to_owned(),
-            l.body["refresh_token"]
-                .as_str()
-                .expect("refresh")
-                .to_owned(),
+            l.body["refresh_token"].as_str().expect("refresh").to_owned(),
         )
     }
 
@@ -212,10 +170,7 @@ impl TestApp {
         let email = unique_email("helper");
         let r = self.register(&email, "helper").await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-        let token = self.login(&email, "correct horse battery").await.body["access_token"]
-            .as_str()
-            .expect("token")
-            .to_owned();
+        let token = self.login(&email, "correct horse battery").await.body["access_token"].as_str().expect("token").to_owned();
         let p = self
             .request(
                 Method::PUT,
@@ -230,12 +185,7 @@ impl TestApp {
             .map(|d| json!({"weekday": d, "start": "00:00", "end": "24:00"}))
             .collect();
         let a = self
-            .request(
-                Method::PUT,
-                "/v1/helper/availability",
-                Some(&token),
-                Some(json!({"rules": all_week, "min_notice_minutes": 0})),
-            )
+            .request(Method::PUT, "/v1/helper/availability", Some(&token), Some(json!({"rules": all_week, "min_notice_minutes": 0})))
             .await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.text);
         (r.body["id"].as_str().expect("id").to_owned(), token, email)
@@ -248,14 +198,9 @@ impl TestApp {
             Vec::new()
         } else {
             let mut conn = self.store.pool().acquire().await.expect("connection");
-            quartier_store::outbox::counts(&mut conn)
-                .await
-                .expect("outbox counts")
+            quartier_store::outbox::counts(&mut conn).await.expect("outbox counts")
         };
-        let stuck: Vec<_> = counts
-            .iter()
-            .filter(|(s, n)| s != "sent" && *n > 0)
-            .collect();
+        let stuck: Vec<_> = counts.iter().filter(|(s, n)| s != "sent" && *n > 0).collect();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -266,25 +211,16 @@ impl TestApp {
         if let Some((admin, name)) = self.pg.take()
             && let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await
         {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(&mut conn)
-            .await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await;
         }
-        assert!(
-            stuck.is_empty(),
-            "the test left undelivered outbox rows: {stuck:?}"
-        );
+        assert!(stuck.is_empty(), "the test left undelivered outbox rows: {stuck:?}");
     }
 
     /// Waits until every queued message has been handled (bounded).
     pub async fn drain_outbox(&self) {
         for _ in 0..200 {
             let mut conn = self.store.pool().acquire().await.expect("connection");
-            let counts = quartier_store::outbox::counts(&mut conn)
-                .await
-                .expect("counts");
+            let counts = quartier_store::outbox::counts(&mut conn).await.expect("counts");
             if counts.iter().all(|(s, _)| s == "sent" || s == "dead") {
                 return;
             }
@@ -299,12 +235,7 @@ async fn read(res: reqwest::Response) -> Res {
     let headers = res.headers().clone();
     let text = res.text().await.expect("body");
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Res {
-        status,
-        headers,
-        body,
-        text,
-    }
+    Res { status, headers, body, text }
 }
 
 pub fn unique_email(role: &str) -> String {
@@ -313,9 +244,10 @@ pub fn unique_email(role: &str) -> String {
 
 /// Mail received by the SMTP sink for `to` whose subject contains `subject` (waits up to 15 s).
 pub async fn wait_for_mail(to: &str, subject: &str) -> String {
-    let dir = PathBuf::from(std::env::var("QUARTIER_TEST_MAILDIR").unwrap_or_else(|_| {
-        panic!("QUARTIER_TEST_MAILDIR is not set: run the suite with `make test`, which starts the SMTP sink")
-    }));
+    let dir = PathBuf::from(
+        std::env::var("QUARTIER_TEST_MAILDIR")
+            .unwrap_or_else(|_| panic!("QUARTIER_TEST_MAILDIR is not set: run the suite with `make test`, which starts the SMTP sink")),
+    );
     for _ in 0..300 {
         if let Ok(entries) = std::fs::read_dir(&dir) {
             for e in entries.flatten() {
@@ -323,19 +255,14 @@ pub async fn wait_for_mail(to: &str, subject: &str) -> String {
                     continue;
                 };
                 let rcpt = text.lines().next().unwrap_or("");
-                if rcpt.starts_with("X-Sink-Rcpt:")
-                    && rcpt.contains(to)
-                    && decoded_subject(&text).contains(subject)
-                {
+                if rcpt.starts_with("X-Sink-Rcpt:") && rcpt.contains(to) && decoded_subject(&text).contains(subject) {
                     return text;
                 }
             }
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!(
-        "no mail to {to} with a subject containing {subject:?} arrived at the SMTP sink within 15 s"
-    );
+    panic!("no mail to {to} with a subject containing {subject:?} arrived at the SMTP sink within 15 s");
 }
 
 /// The Subject header, decoding RFC 2047 UTF-8 words (lettre encodes non-ASCII subjects).
@@ -359,10 +286,7 @@ pub fn decoded_subject(raw: &str) -> String {
     }
     let mut out = String::new();
     for word in subject.split(' ') {
-        if let Some(inner) = word
-            .strip_prefix("=?utf-8?b?")
-            .or_else(|| word.strip_prefix("=?UTF-8?B?"))
-            .and_then(|w| w.strip_suffix("?="))
+        if let Some(inner) = word.strip_prefix("=?utf-8?b?").or_else(|| word.strip_prefix("=?UTF-8?B?")).and_then(|w| w.strip_suffix("?="))
             && let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(inner)
         {
             out.push_str(&String::from_utf8_lossy(&bytes));

@@ -5,6 +5,9 @@ mod harness;
 
 mod auth;
 mod bookings;
+mod broadcast;
 mod errors;
+mod idempotency;
 mod matching;
 mod ops;
+mod visit;

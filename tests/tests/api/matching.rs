@@ -6,9 +6,7 @@ use crate::harness::{Backend, TestApp, spawn_app, spawn_app_with};
 
 /// The Monday after next, as a local date in Zurich (always in the future, a full week away).
 fn monday() -> jiff::civil::Date {
-    let today = jiff::Timestamp::now()
-        .to_zoned(jiff::tz::TimeZone::get("Europe/Zurich").expect("zone"))
-        .date();
+    let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::get("Europe/Zurich").expect("zone")).date();
     let mut d = today.checked_add(jiff::Span::new().days(7)).expect("date");
     while d.weekday() != jiff::civil::Weekday::Monday {
         d = d.checked_add(jiff::Span::new().days(1)).expect("date");
@@ -17,21 +15,11 @@ fn monday() -> jiff::civil::Date {
 }
 
 fn at(date: jiff::civil::Date, hh: i8, mm: i8) -> String {
-    let z = date
-        .at(hh, mm, 0, 0)
-        .to_zoned(jiff::tz::TimeZone::get("Europe/Zurich").expect("zone"))
-        .expect("exists");
+    let z = date.at(hh, mm, 0, 0).to_zoned(jiff::tz::TimeZone::get("Europe/Zurich").expect("zone")).expect("exists");
     z.timestamp().to_string()
 }
 
-async fn helper_at(
-    app: &TestApp,
-    lat: f64,
-    lon: f64,
-    radius: u8,
-    skills: &[&str],
-    rules: Value,
-) -> (String, String) {
+async fn helper_at(app: &TestApp, lat: f64, lon: f64, radius: u8, skills: &[&str], rules: Value) -> (String, String) {
     let (id, token, _) = app.signed_up("helper").await;
     let p = app
         .request(
@@ -42,14 +30,7 @@ async fn helper_at(
         )
         .await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.text);
-    let a = app
-        .request(
-            Method::PUT,
-            "/v1/helper/availability",
-            Some(&token),
-            Some(json!({"rules": rules, "min_notice_minutes": 0})),
-        )
-        .await;
+    let a = app.request(Method::PUT, "/v1/helper/availability", Some(&token), Some(json!({"rules": rules, "min_notice_minutes": 0}))).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     (id, token)
 }
@@ -59,15 +40,7 @@ fn mornings() -> Value {
 }
 
 async fn slots(app: &TestApp, helper: &str, from: &str, to: &str) -> crate::harness::Res {
-    app.get(
-        &format!(
-            "/v1/helpers/{helper}/slots?service=guest-wifi&from={}&to={}",
-            enc(from),
-            enc(to)
-        ),
-        None,
-    )
-    .await
+    app.get(&format!("/v1/helpers/{helper}/slots?service=guest-wifi&from={}&to={}", enc(from), enc(to)), None).await
 }
 
 fn enc(s: &str) -> String {
@@ -226,33 +199,20 @@ both_backends! {
 async fn replicas_see_each_others_writes(backend: Backend) {
     let a = spawn_app(backend).await;
     let url = a.database_url.clone();
-    let b = spawn_app_with(backend, |s| {
-        s.database_url = Some(quartier_server::Secret::new(url))
-    })
-    .await;
+    let b = spawn_app_with(backend, |s| s.database_url = Some(quartier_server::Secret::new(url))).await;
     let (_, customer, _) = b.signed_up("customer").await;
     let d = monday();
-    let body = json!({"service": "guest-wifi", "location": {"lat": 47.3779, "lon": 8.5403}, "window": {"from": at(d, 0, 0), "to": at(d, 23, 0)}});
-    assert!(
-        search(&b, &customer, body.clone()).await.body["items"]
-            .as_array()
-            .expect("items")
-            .is_empty()
-    );
+    let body =
+        json!({"service": "guest-wifi", "location": {"lat": 47.3779, "lon": 8.5403}, "window": {"from": at(d, 0, 0), "to": at(d, 23, 0)}});
+    assert!(search(&b, &customer, body.clone()).await.body["items"].as_array().expect("items").is_empty());
     let (helper, _) = helper_at(&a, 47.3790, 8.5400, 5, &["wifi"], mornings()).await;
     let started = std::time::Instant::now();
     loop {
         let r = search(&b, &customer, body.clone()).await;
-        if r.body["items"]
-            .as_array()
-            .is_some_and(|i| i.iter().any(|m| m["helper"]["id"] == helper.as_str()))
-        {
+        if r.body["items"].as_array().is_some_and(|i| i.iter().any(|m| m["helper"]["id"] == helper.as_str())) {
             break;
         }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(5),
-            "replica b never saw the helper written through a"
-        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "replica b never saw the helper written through a");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     b.finish().await;

@@ -76,10 +76,7 @@ const MAX_PASSWORD_CHARS: usize = 256;
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, body = UserDto), (status = 409, body = Problem, description = "email_taken"),
               (status = 400, body = Problem, description = "invalid_email, weak_password, role_not_allowed, ...")))]
-async fn register(
-    State(app): State<AppState>,
-    Body(req): Body<RegisterRequest>,
-) -> ApiResult<(StatusCode, Json<UserDto>)> {
+async fn register(State(app): State<AppState>, Body(req): Body<RegisterRequest>) -> ApiResult<(StatusCode, Json<UserDto>)> {
     let email = Email::parse(&req.email)?;
     let name = PersonName::parse(&req.name)?;
     let role: Role = req.role.parse()?;
@@ -89,19 +86,12 @@ async fn register(
             "Operator accounts are created with `quartier admin create-operator`; register as customer or helper.",
         ));
     }
-    let locale: Locale = req
-        .locale
-        .as_deref()
-        .map(str::parse)
-        .transpose()?
-        .unwrap_or_default();
+    let locale: Locale = req.locale.as_deref().map(str::parse).transpose()?.unwrap_or_default();
     let n = req.password.chars().count();
     if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) {
         return Err(ApiError::invalid(
             "weak_password",
-            format!(
-                "The password must have {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters."
-            ),
+            format!("The password must have {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters."),
         ));
     }
     let password_hash = app.passwords().hash(req.password).await?;
@@ -121,10 +111,7 @@ async fn register(
     match users::insert(&mut tx, &row).await {
         Ok(()) => {}
         Err(StoreError::Duplicate(_)) => {
-            return Err(ApiError::conflict(
-                "email_taken",
-                "An account with this e-mail exists already. Sign in instead.",
-            ));
+            return Err(ApiError::conflict("email_taken", "An account with this e-mail exists already. Sign in instead."));
         }
         Err(e) => return Err(e.into()),
     }
@@ -154,12 +141,7 @@ pub struct TokenPair {
     expires_in: u64,
 }
 
-async fn issue_pair(
-    app: &AppState,
-    tx: &mut quartier_store::Tx,
-    user: &users::UserRow,
-    family: Option<String>,
-) -> ApiResult<TokenPair> {
+async fn issue_pair(app: &AppState, tx: &mut quartier_store::Tx, user: &users::UserRow, family: Option<String>) -> ApiResult<TokenPair> {
     let id: UserId = user.id.parse()?;
     let role: Role = user.role.parse()?;
     let access_token = app.tokens().issue_access(id, role)?;
@@ -180,12 +162,7 @@ async fn issue_pair(
         },
     )
     .await?;
-    Ok(TokenPair {
-        access_token,
-        refresh_token,
-        token_type: "Bearer",
-        expires_in: app.tokens().access_ttl().as_secs(),
-    })
+    Ok(TokenPair { access_token, refresh_token, token_type: "Bearer", expires_in: app.tokens().access_ttl().as_secs() })
 }
 
 fn invalid_credentials() -> ApiError {
@@ -205,31 +182,13 @@ async fn login(
     let address = peer.ip().to_string();
     // Count under the normalised address whether or not it is registered, so the limit itself
     // does not reveal which addresses have accounts.
-    let account = Email::parse(&req.email)
-        .map(|e| e.as_str().to_owned())
-        .unwrap_or_else(|_| req.email.trim().to_lowercase());
-    app.login_per_address()
-        .check(&address)
-        .map_err(ApiError::too_many_requests)?;
+    let account = Email::parse(&req.email).map(|e| e.as_str().to_owned()).unwrap_or_else(|_| req.email.trim().to_lowercase());
+    app.login_per_address().check(&address).map_err(ApiError::too_many_requests)?;
     app.login_per_address().hit(&address);
-    app.login_per_account()
-        .check(&account)
-        .map_err(ApiError::too_many_requests)?;
+    app.login_per_account().check(&account).map_err(ApiError::too_many_requests)?;
 
-    let user = users::by_email(
-        &mut *app
-            .store()
-            .pool()
-            .acquire()
-            .await
-            .map_err(StoreError::from)?,
-        &account,
-    )
-    .await?;
-    let ok = app
-        .passwords()
-        .verify(req.password, user.as_ref().map(|u| u.password_hash.clone()))
-        .await?;
+    let user = users::by_email(&mut *app.store().pool().acquire().await.map_err(StoreError::from)?, &account).await?;
+    let ok = app.passwords().verify(req.password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     let Some(user) = user.filter(|_| ok) else {
         app.login_per_account().hit(&account);
         return Err(invalid_credentials());
@@ -254,19 +213,11 @@ pub struct RefreshRequest {
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenPair),
               (status = 401, body = Problem, description = "invalid_refresh_token or refresh_token_reused")))]
-async fn refresh(
-    State(app): State<AppState>,
-    Body(req): Body<RefreshRequest>,
-) -> ApiResult<Json<TokenPair>> {
-    let invalid = || {
-        ApiError::invalid_token("The refresh token is not valid; sign in again.")
-            .with_code("invalid_refresh_token")
-    };
+async fn refresh(State(app): State<AppState>, Body(req): Body<RefreshRequest>) -> ApiResult<Json<TokenPair>> {
+    let invalid = || ApiError::invalid_token("The refresh token is not valid; sign in again.").with_code("invalid_refresh_token");
     let now = now_ms();
     let mut tx = app.store().begin().await?;
-    let Some(row) =
-        users::refresh_by_hash(&mut tx, &hash_refresh_token(&req.refresh_token)).await?
-    else {
+    let Some(row) = users::refresh_by_hash(&mut tx, &hash_refresh_token(&req.refresh_token)).await? else {
         return Err(invalid());
     };
     if row.revoked_at.is_some() || row.expires_at <= now {
@@ -277,8 +228,10 @@ async fn refresh(
         let n = users::revoke_family(&mut tx, &row.family_id, now).await?;
         tx.commit().await.map_err(StoreError::from)?;
         tracing::warn!(user.id = %row.user_id, revoked = n, "refresh token reused; family revoked");
-        return Err(ApiError::invalid_token("This refresh token was used before, so every session it belongs to has been ended. Sign in again.")
-            .with_code("refresh_token_reused"));
+        return Err(ApiError::invalid_token(
+            "This refresh token was used before, so every session it belongs to has been ended. Sign in again.",
+        )
+        .with_code("refresh_token_reused"));
     }
     let Some(user) = users::by_id(&mut tx, &row.user_id).await? else {
         return Err(invalid());
@@ -301,11 +254,7 @@ pub struct LogoutRequest {
 /// issued stay valid until they expire (at most 15 minutes).
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body = LogoutRequest,
     security(("bearer" = [])), responses((status = 204), (status = 401, body = Problem)))]
-async fn logout(
-    State(app): State<AppState>,
-    caller: Caller,
-    body: OptionalBody<LogoutRequest>,
-) -> ApiResult<StatusCode> {
+async fn logout(State(app): State<AppState>, caller: Caller, body: OptionalBody<LogoutRequest>) -> ApiResult<StatusCode> {
     let req = body.0.unwrap_or_default();
     let now = now_ms();
     let mut tx = app.store().begin().await?;
@@ -329,15 +278,9 @@ async fn logout(
 #[utoipa::path(get, path = "/v1/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = UserDto), (status = 401, body = Problem)))]
 async fn me(State(app): State<AppState>, caller: Caller) -> ApiResult<Json<UserDto>> {
-    let mut conn = app
-        .store()
-        .pool()
-        .acquire()
-        .await
-        .map_err(StoreError::from)?;
-    let user = users::by_id(&mut conn, &caller.id.to_string())
-        .await?
-        .ok_or_else(|| ApiError::invalid_token("This account no longer exists."))?;
+    let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
+    let user =
+        users::by_id(&mut conn, &caller.id.to_string()).await?.ok_or_else(|| ApiError::invalid_token("This account no longer exists."))?;
     Ok(Json(UserDto::from_row(user)))
 }
 
@@ -357,39 +300,23 @@ pub struct UpdateMe {
 /// Change name, language or time zone.
 #[utoipa::path(patch, path = "/v1/me", tag = "auth", request_body = UpdateMe, security(("bearer" = [])),
     responses((status = 200, body = UserDto), (status = 400, body = Problem)))]
-async fn update_me(
-    State(app): State<AppState>,
-    caller: Caller,
-    Body(req): Body<UpdateMe>,
-) -> ApiResult<Json<UserDto>> {
+async fn update_me(State(app): State<AppState>, caller: Caller, Body(req): Body<UpdateMe>) -> ApiResult<Json<UserDto>> {
     let name = req.name.as_deref().map(PersonName::parse).transpose()?;
-    let locale = req
-        .locale
-        .as_deref()
-        .map(str::parse::<Locale>)
-        .transpose()?;
+    let locale = req.locale.as_deref().map(str::parse::<Locale>).transpose()?;
     if let Some(tz) = &req.time_zone
         && jiff::tz::TimeZone::get(tz).is_err()
     {
-        return Err(ApiError::invalid(
-            "invalid_time_zone",
-            format!("`{tz}` is not an IANA time zone such as Europe/Zurich."),
-        ));
+        return Err(ApiError::invalid("invalid_time_zone", format!("`{tz}` is not an IANA time zone such as Europe/Zurich.")));
     }
     let id = caller.id.to_string();
     let mut tx = app.store().begin().await?;
-    let current = users::by_id(&mut tx, &id)
-        .await?
-        .ok_or_else(|| ApiError::invalid_token("This account no longer exists."))?;
+    let current = users::by_id(&mut tx, &id).await?.ok_or_else(|| ApiError::invalid_token("This account no longer exists."))?;
     let name = name.map(|n| n.as_str().to_owned()).unwrap_or(current.name);
-    let locale = locale
-        .map(|l| l.as_str().to_owned())
-        .unwrap_or(current.locale);
+    let locale = locale.map(|l| l.as_str().to_owned()).unwrap_or(current.locale);
     let tz = req.time_zone.unwrap_or(current.time_zone);
     users::update_profile(&mut tx, &id, &name, &locale, &tz, now_ms()).await?;
-    let updated = users::by_id(&mut tx, &id).await?.ok_or_else(|| {
-        ApiError::internal(anyhow::anyhow!("user vanished in its own transaction"))
-    })?;
+    let updated =
+        users::by_id(&mut tx, &id).await?.ok_or_else(|| ApiError::internal(anyhow::anyhow!("user vanished in its own transaction")))?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(Json(UserDto::from_row(updated)))
 }

@@ -8,10 +8,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
-use quartier_booking::{Action, Actor, Notice, Party, State as BookingState};
+use quartier_booking::{Action, Actor, State as BookingState};
 use quartier_domain::{BookingId, Role, Skill, UserId};
-use quartier_notifications::BookingNoticeData;
-use quartier_store::{StoreError, Tx, availability, bookings, catalog, helpers, outbox, users};
+use quartier_store::{StoreError, availability, bookings, catalog, helpers, users};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -19,6 +18,7 @@ use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Body, Caller, Query};
+use crate::process;
 use crate::routes::catalog::MoneyDto;
 use crate::routes::helpers::page_limit;
 use crate::state::{AppState, now_ms};
@@ -42,12 +42,35 @@ pub struct BookingRequest {
     address: String,
     /// Start, RFC 3339 with offset.
     start: Timestamp,
-    /// The chosen helper. Booking "any helper nearby" arrives with the booking issue.
+    /// The chosen helper (the start must be one of their free slots). Without it, the request is
+    /// offered to the best few free helpers nearby at once and the first to accept gets it; give
+    /// `location` or `postcode` then.
     #[serde(default)]
     helper_id: Option<String>,
+    /// The place, for "any helper nearby".
+    #[serde(default)]
+    location: Option<crate::routes::helpers::Coordinates>,
+    /// A postcode of the demo region, for "any helper nearby".
+    #[serde(default)]
+    postcode: Option<String>,
     /// Extra 30-minute units beyond the standard duration.
     #[serde(default)]
     extra_units: u32,
+}
+
+/// One line of a price.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PriceLine {
+    /// `base`, `extra_units`, `travel`, `evening_surcharge`, `weekend_surcharge`, `urgent_surcharge`, `vat` or `platform_fee`.
+    kind: &'static str,
+    label: String,
+    amount: MoneyDto,
+}
+
+fn breakdown(quote_json: &str) -> Vec<PriceLine> {
+    serde_json::from_str::<quartier_pricing::Quote>(quote_json)
+        .map(|q| q.lines.into_iter().map(|l| PriceLine { kind: l.kind.as_str(), label: l.label, amount: l.amount.into() }).collect())
+        .unwrap_or_default()
 }
 
 /// One entry of the timeline.
@@ -70,7 +93,8 @@ pub struct BookingDto {
     service: String,
     service_name: String,
     customer_id: String,
-    helper_id: String,
+    /// The helper; `null` while an "any helper nearby" request is being offered.
+    helper_id: Option<String>,
     /// Start in the visit's zone, RFC 3339 with offset.
     starts_at: String,
     /// End in the visit's zone, RFC 3339 with offset.
@@ -81,6 +105,27 @@ pub struct BookingDto {
     /// The price locked when the booking was made.
     price: MoneyDto,
     created_at: Timestamp,
+    /// How the price is made up (locked when the booking was made; an approved change on site
+    /// adds a line).
+    price_breakdown: Vec<PriceLine>,
+    /// The cancellation and no-show policy version pinned to this booking.
+    policy_version: i64,
+    /// Extra 30-minute units on top of the standard duration.
+    extra_units: i64,
+    /// The code the customer tells the helper on arrival (shown to the customer only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start_code: Option<String>,
+    /// The code the customer enters on the helper's phone to sign the job off (customer only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signoff_code: Option<String>,
+    /// Extra units the helper proposed, waiting for the customer's approval.
+    pending_extra_units: Option<i64>,
+    /// A proposed new start, waiting for the other party, RFC 3339.
+    pending_start: Option<String>,
+    /// Who proposed the pending change: `customer` or `helper`.
+    pending_by: Option<String>,
+    /// Why the visit failed, for a failed visit.
+    failure_cause: Option<String>,
     /// Oldest first. Present on `GET /v1/bookings/{id}` and after a change.
     #[serde(skip_serializing_if = "Option::is_none")]
     timeline: Option<Vec<TimelineEntry>>,
@@ -88,31 +133,30 @@ pub struct BookingDto {
 
 fn local_rfc3339(ms: i64, zone: &str) -> String {
     let tz = TimeZone::get(zone).unwrap_or(TimeZone::UTC);
-    Timestamp::from_millisecond(ms)
-        .unwrap_or_default()
-        .to_zoned(tz)
-        .strftime("%Y-%m-%dT%H:%M:%S%:z")
-        .to_string()
+    Timestamp::from_millisecond(ms).unwrap_or_default().to_zoned(tz).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
 }
 
-fn to_dto(
-    b: bookings::BookingRow,
-    viewer: &Caller,
-    timeline: Option<Vec<bookings::EventRow>>,
-) -> BookingDto {
+fn to_dto(b: bookings::BookingRow, viewer: &Caller, timeline: Option<Vec<bookings::EventRow>>) -> BookingDto {
     let viewer_id = viewer.id.to_string();
-    let address_visible = viewer.role == Role::Operator
-        || b.customer_id == viewer_id
-        || (b.helper_id == viewer_id && matches!(b.state.as_str(), "accepted" | "done"));
+    let state: BookingState = b.state.parse().unwrap_or(BookingState::Requested);
+    let is_customer = b.customer_id == viewer_id;
+    let address_visible = viewer.role == Role::Operator || is_customer || (b.helper_id == viewer_id && state.address_revealed());
+    let codes_visible = is_customer && !state.is_final();
     BookingDto {
         starts_at: local_rfc3339(b.starts_at, &b.time_zone),
         ends_at: local_rfc3339(b.ends_at, &b.time_zone),
         created_at: Timestamp::from_millisecond(b.created_at).unwrap_or_default(),
         address: address_visible.then_some(b.address),
-        price: MoneyDto {
-            amount_rappen: b.price_rappen,
-            currency: "CHF",
-        },
+        price: MoneyDto { amount_rappen: b.price_rappen, currency: "CHF" },
+        price_breakdown: breakdown(&b.quote),
+        policy_version: b.policy_version,
+        extra_units: b.extra_units,
+        start_code: codes_visible.then_some(b.start_code),
+        signoff_code: (codes_visible && state == BookingState::OnSite).then_some(b.signoff_code),
+        pending_extra_units: b.pending_extra_units,
+        pending_start: b.pending_start.map(|ms| local_rfc3339(ms, &b.time_zone)),
+        pending_by: b.pending_by,
+        failure_cause: b.failure_cause,
         timeline: timeline.map(|t| {
             t.into_iter()
                 .map(|e| TimelineEntry {
@@ -130,72 +174,39 @@ fn to_dto(
         service: b.service_slug,
         service_name: b.service_name,
         customer_id: b.customer_id,
-        helper_id: b.helper_id,
+        helper_id: Some(b.helper_id),
         time_zone: b.time_zone,
     }
 }
 
-/// Queues one e-mail per notice, inside the caller's transaction.
-async fn queue_notices(
-    tx: &mut Tx,
-    app: &AppState,
-    booking: &bookings::BookingRow,
-    notices: &[(Party, Notice)],
-) -> ApiResult<()> {
-    if notices.is_empty() {
-        return Ok(());
+/// An "any helper nearby" request that no helper has taken yet, as a booking in state `offered`
+/// (or `expired` / `cancelled`). Helpers never see its address.
+fn request_dto(r: quartier_store::requests::RequestRow, viewer: &Caller) -> BookingDto {
+    let is_customer = r.customer_id == viewer.id.to_string() || viewer.role == Role::Operator;
+    BookingDto {
+        starts_at: local_rfc3339(r.starts_at, &r.time_zone),
+        ends_at: local_rfc3339(r.starts_at + r.duration_minutes * 60_000, &r.time_zone),
+        created_at: Timestamp::from_millisecond(r.created_at).unwrap_or_default(),
+        address: is_customer.then_some(r.address),
+        price: MoneyDto { amount_rappen: r.price_rappen, currency: "CHF" },
+        price_breakdown: breakdown(&r.quote),
+        policy_version: r.policy_version,
+        extra_units: r.extra_units,
+        start_code: None,
+        signoff_code: None,
+        pending_extra_units: None,
+        pending_start: None,
+        pending_by: None,
+        failure_cause: None,
+        timeline: None,
+        state: if r.state == "open" { "offered".into() } else { r.state },
+        id: r.id,
+        service: r.service_slug,
+        service_name: r.service_name,
+        customer_id: r.customer_id,
+        helper_id: None,
+        time_zone: r.time_zone,
     }
-    let customer = users::by_id(tx, &booking.customer_id).await?;
-    let helper = users::by_id(tx, &booking.helper_id).await?;
-    let (Some(customer), Some(helper)) = (customer, helper) else {
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "booking {} refers to a missing user",
-            booking.id
-        )));
-    };
-    let now = now_ms();
-    for (party, notice) in notices {
-        let to = match party {
-            Party::Customer => &customer,
-            Party::Helper => &helper,
-        };
-        let data = BookingNoticeData {
-            booking_id: booking.id.clone(),
-            service_name: booking.service_name.clone(),
-            starts_at: Timestamp::from_millisecond(booking.starts_at)
-                .unwrap_or_default()
-                .to_string(),
-            time_zone: to.time_zone.clone(),
-            customer_name: customer.name.clone(),
-            helper_name: helper.name.clone(),
-            recipient_name: to.name.clone(),
-            link: format!(
-                "{}/#/bookings/{}",
-                app.config().public_url.trim_end_matches('/'),
-                booking.id
-            ),
-        };
-        outbox::insert(
-            tx,
-            &outbox::OutboxRow {
-                id: UserId::new().to_string(),
-                channel: "email".into(),
-                template: notice.as_str().into(),
-                recipient_id: Some(to.id.clone()),
-                recipient_email: to.email.clone(),
-                recipient_name: to.name.clone(),
-                locale: to.locale.clone(),
-                payload: serde_json::to_string(&data).map_err(ApiError::internal)?,
-                state: "pending".into(),
-                attempts: 0,
-                next_attempt_at: now,
-                last_error: None,
-                created_at: now,
-            },
-        )
-        .await?;
-    }
-    Ok(())
 }
 
 /// Book a chosen helper for a visit. The start must not overlap the helper's other bookings
@@ -212,20 +223,13 @@ async fn create_booking(
     caller.require(Role::Customer)?;
     let address = req.address.trim();
     if !(5..=300).contains(&address.chars().count()) {
-        return Err(ApiError::invalid(
-            "invalid_address",
-            "Give the full address (street, number, postcode, town), 5 to 300 characters.",
-        ));
+        return Err(ApiError::invalid("invalid_address", "Give the full address (street, number, postcode, town), 5 to 300 characters."));
     }
-    let helper_id: UserId = req
-        .helper_id
-        .as_deref()
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "helper_required",
-                "Choose a helper (`helper_id`); GET /v1/helpers?skill= lists them.",
-            )
-        })?
+    let Some(helper_ref) = req.helper_id.as_deref() else {
+        return create_request(&app, &caller, &req, address).await;
+    };
+    let helper_id: UserId = Some(helper_ref)
+        .ok_or_else(|| ApiError::invalid("helper_required", "Choose a helper (`helper_id`); GET /v1/helpers?skill= lists them."))?
         .parse()
         .map_err(|_| ApiError::invalid("unknown_helper", "There is no helper with that id."))?;
     let cfg = app.config();
@@ -234,40 +238,46 @@ async fn create_booking(
     if req.start.as_millisecond() < earliest {
         return Err(ApiError::invalid(
             "start_too_soon",
-            format!(
-                "A visit must start at least {} minutes from now.",
-                cfg.min_notice_minutes
-            ),
+            format!("A visit must start at least {} minutes from now.", cfg.min_notice_minutes),
         ));
     }
 
     let mut tx = app.store().begin().await?;
-    let service = catalog::get(&mut tx, &req.service).await?.ok_or_else(|| {
-        ApiError::invalid(
-            "unknown_service",
-            format!(
-                "`{}` is not in the catalogue; see GET /v1/catalog.",
-                req.service
-            ),
-        )
-    })?;
-    let quote = quartier_pricing::quote(&service, req.extra_units)
-        .map_err(|e| ApiError::invalid("invalid_extra_units", e.to_string()))?;
+    let service = catalog::get(&mut tx, &req.service)
+        .await?
+        .ok_or_else(|| ApiError::invalid("unknown_service", format!("`{}` is not in the catalogue; see GET /v1/catalog.", req.service)))?;
+    quartier_pricing::quote(&service, req.extra_units).map_err(|e| ApiError::invalid("invalid_extra_units", e.to_string()))?;
     let profile = helpers::get(&mut tx, &helper_id.to_string())
         .await?
         .ok_or_else(|| ApiError::invalid("unknown_helper", "There is no helper with that id."))?;
     let skill = Skill::parse(&service.skill)?;
     let skills: Vec<String> = serde_json::from_str(&profile.skills).unwrap_or_default();
     if !skills.iter().any(|s| s == skill.as_str()) {
-        return Err(ApiError::invalid(
-            "helper_lacks_skill",
-            format!("This helper does not offer `{}`.", service.skill),
-        ));
+        return Err(ApiError::invalid("helper_lacks_skill", format!("This helper does not offer `{}`.", service.skill)));
     }
-    let customer = users::by_id(&mut tx, &caller.id.to_string())
-        .await?
-        .ok_or_else(|| ApiError::invalid_token("This account no longer exists."))?;
+    let customer =
+        users::by_id(&mut tx, &caller.id.to_string()).await?.ok_or_else(|| ApiError::invalid_token("This account no longer exists."))?;
 
+    let place = match (&req.location, &req.postcode) {
+        (Some(c), _) => Some(quartier_domain::GeoPoint::new(c.lat, c.lon)?),
+        (None, Some(pc)) => quartier_matching::postcodes::lookup(pc).map(|(_, p)| p),
+        (None, None) => crate::money::place_of_address(address),
+    };
+    let zone = jiff::tz::TimeZone::get(&customer.time_zone).unwrap_or_else(|_| app.matcher_zone().clone());
+    let quote = crate::money::quote_for(
+        &app,
+        &mut tx,
+        crate::money::Visit {
+            service: &service,
+            extra_units: req.extra_units,
+            helper: Some(&profile.user_id),
+            place,
+            start: req.start,
+            zone: &zone,
+        },
+    )
+    .await?;
+    let policy = crate::money::current_policy(&mut tx).await?;
     let start = req.start.as_millisecond();
     let end = req
         .start
@@ -282,9 +292,7 @@ async fn create_booking(
             i.free_starts(
                 helper_id,
                 req.start,
-                req.start
-                    .checked_add(SignedDuration::from_mins(i64::from(quote.duration_minutes)))
-                    .unwrap_or(req.start),
+                req.start.checked_add(SignedDuration::from_mins(i64::from(quote.duration_minutes))).unwrap_or(req.start),
                 quote.duration_minutes,
                 Timestamp::now(),
             )
@@ -301,10 +309,8 @@ async fn create_booking(
     }
     let schedule = availability::schedule(&mut tx, &profile.user_id).await?;
     let minutes = |m: Option<i64>| m.unwrap_or(i64::from(cfg.travel_buffer_minutes)) * 60_000;
-    let (before, after) = (
-        minutes(schedule.as_ref().map(|s| s.buffer_before_minutes)),
-        minutes(schedule.as_ref().map(|s| s.buffer_after_minutes)),
-    );
+    let (before, after) =
+        (minutes(schedule.as_ref().map(|s| s.buffer_before_minutes)), minutes(schedule.as_ref().map(|s| s.buffer_after_minutes)));
     let row = bookings::BookingRow {
         id: BookingId::new().to_string(),
         customer_id: customer.id.clone(),
@@ -321,6 +327,18 @@ async fn create_booking(
         price_rappen: quote.total.rappen(),
         created_at: now,
         updated_at: now,
+        extra_units: i64::from(quote.extra_units),
+        start_code: process::visit_code(),
+        signoff_code: process::visit_code(),
+        pending_extra_units: None,
+        pending_start: None,
+        pending_by: None,
+        failure_cause: None,
+        quote: serde_json::to_string(&quote).map_err(ApiError::internal)?,
+        policy_version: i64::from(policy.version),
+        payment_method: None,
+        paid_at: None,
+        completed_at: None,
     };
     bookings::insert(&mut tx, &row).await?;
     bookings::insert_event(
@@ -338,17 +356,67 @@ async fn create_booking(
         },
     )
     .await?;
-    queue_notices(&mut tx, &app, &row, quartier_booking::ON_REQUEST).await?;
+    process::queue_notices(&mut tx, &app, &row, quartier_booking::ON_REQUEST).await?;
+    process::set_timers(&mut tx, &row, &[quartier_booking::Timer::RequestExpiry], now, &app).await?;
     availability::record_change(&mut tx, &row.helper_id, now).await?;
     let events = bookings::events(&mut tx, &row.id).await?;
     tx.commit().await.map_err(StoreError::from)?;
     app.refresh_helper(&row.helper_id).await;
     app.wake_outbox();
     tracing::info!(booking.id = %row.id, "booking requested");
-    Ok((
-        StatusCode::CREATED,
-        Json(to_dto(row, &caller, Some(events))),
-    ))
+    Ok((StatusCode::CREATED, Json(to_dto(row, &caller, Some(events)))))
+}
+
+async fn create_request(app: &AppState, caller: &Caller, req: &BookingRequest, address: &str) -> ApiResult<(StatusCode, Json<BookingDto>)> {
+    let place = match (&req.location, &req.postcode) {
+        (Some(c), None) => {
+            quartier_domain::GeoPoint::new(c.lat, c.lon).map_err(|e| ApiError::invalid("invalid_coordinates", e.to_string()))?
+        }
+        (None, Some(pc)) => quartier_matching::postcodes::lookup(pc).map(|(_, p)| p).ok_or_else(|| {
+            ApiError::invalid("unknown_postcode", format!("`{pc}` is not a postcode of the demo region; send `location` instead."))
+        })?,
+        _ => {
+            return Err(ApiError::invalid(
+                "place_required",
+                "Choose a helper (`helper_id`), or give `location` {lat, lon} or `postcode` to ask any helper nearby.",
+            ));
+        }
+    };
+    if req.start.as_millisecond() < now_ms() + i64::from(app.config().min_notice_minutes) * 60_000 {
+        return Err(ApiError::invalid(
+            "start_too_soon",
+            format!("A visit must start at least {} minutes from now.", app.config().min_notice_minutes),
+        ));
+    }
+    let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
+    let service = catalog::get(&mut conn, &req.service)
+        .await?
+        .ok_or_else(|| ApiError::invalid("unknown_service", format!("`{}` is not in the catalogue; see GET /v1/catalog.", req.service)))?;
+    let customer =
+        users::by_id(&mut conn, &caller.id.to_string()).await?.ok_or_else(|| ApiError::invalid_token("This account no longer exists."))?;
+    let zone = jiff::tz::TimeZone::get(&customer.time_zone).unwrap_or_else(|_| app.matcher_zone().clone());
+    // Nobody knows yet who will come: the travel fee is the typical 2-5 km one, locked now.
+    let quote = crate::money::quote_for(
+        app,
+        &mut conn,
+        crate::money::Visit {
+            service: &service,
+            extra_units: req.extra_units,
+            helper: None,
+            place: Some(place),
+            start: req.start,
+            zone: &zone,
+        },
+    )
+    .await?;
+    drop(conn);
+    let row = crate::broadcast::create(
+        app,
+        &customer,
+        crate::broadcast::Ask { service: &service, quote: &quote, address, place, start: req.start },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(request_dto(row, caller))))
 }
 
 /// Filters and paging for booking lists.
@@ -370,84 +438,59 @@ pub struct BookingPage {
     next_cursor: Option<String>,
 }
 
-async fn page(
-    app: &AppState,
-    caller: &Caller,
-    party: Option<String>,
-    state: Option<String>,
-    q: &BookingQuery,
-) -> ApiResult<BookingPage> {
+async fn page(app: &AppState, caller: &Caller, party: Option<String>, state: Option<String>, q: &BookingQuery) -> ApiResult<BookingPage> {
     let limit = page_limit(q.limit)?;
     if let Some(s) = &state {
-        s.parse::<BookingState>()
-            .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
+        s.parse::<BookingState>().map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
     }
-    let mut conn = app
-        .store()
-        .pool()
-        .acquire()
-        .await
-        .map_err(StoreError::from)?;
-    let rows = bookings::list(
-        &mut conn,
-        party.as_deref(),
-        state.as_deref(),
-        q.cursor.as_deref(),
-        limit + 1,
-    )
-    .await?;
+    let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
+    let rows = bookings::list(&mut conn, party.as_deref(), state.as_deref(), q.cursor.as_deref(), limit + 1).await?;
     let more = rows.len() as i64 > limit;
-    let items: Vec<BookingDto> = rows
-        .into_iter()
-        .take(limit as usize)
-        .map(|b| to_dto(b, caller, None))
-        .collect();
-    let next_cursor = if more {
-        items.last().map(|b| b.id.clone())
-    } else {
-        None
-    };
+    let items: Vec<BookingDto> = rows.into_iter().take(limit as usize).map(|b| to_dto(b, caller, None)).collect();
+    let next_cursor = if more { items.last().map(|b| b.id.clone()) } else { None };
     Ok(BookingPage { items, next_cursor })
 }
 
 /// The caller's bookings (an operator sees all).
 #[utoipa::path(get, path = "/v1/bookings", tag = "bookings", params(BookingQuery), security(("bearer" = [])),
     responses((status = 200, body = BookingPage), (status = 401, body = Problem)))]
-async fn list_bookings(
-    State(app): State<AppState>,
-    caller: Caller,
-    Query(q): Query<BookingQuery>,
-) -> ApiResult<Json<BookingPage>> {
+async fn list_bookings(State(app): State<AppState>, caller: Caller, Query(q): Query<BookingQuery>) -> ApiResult<Json<BookingPage>> {
     let party = (caller.role != Role::Operator).then(|| caller.id.to_string());
-    Ok(Json(page(&app, &caller, party, q.state.clone(), &q).await?))
+    let mut result = page(&app, &caller, party, q.state.clone(), &q).await?;
+    if caller.role == Role::Customer && q.cursor.is_none() && q.state.as_deref().is_none_or(|s| s == "offered") {
+        // Requests still being offered to helpers nearby come first.
+        let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
+        let open = quartier_store::requests::open_for_customer(&mut conn, &caller.id.to_string()).await?;
+        let mut items: Vec<BookingDto> = open.into_iter().map(|r| request_dto(r, &caller)).collect();
+        items.append(&mut result.items);
+        result.items = items;
+    }
+    Ok(Json(result))
 }
 
 /// Requests waiting for the signed-in helper's answer.
 #[utoipa::path(get, path = "/v1/offers", tag = "bookings", params(BookingQuery), security(("bearer" = [])),
     responses((status = 200, body = BookingPage), (status = 403, body = Problem)))]
-async fn list_offers(
-    State(app): State<AppState>,
-    caller: Caller,
-    Query(q): Query<BookingQuery>,
-) -> ApiResult<Json<BookingPage>> {
+async fn list_offers(State(app): State<AppState>, caller: Caller, Query(q): Query<BookingQuery>) -> ApiResult<Json<BookingPage>> {
     caller.require(Role::Helper)?;
     let state = Some(BookingState::Requested.as_str().to_owned());
-    Ok(Json(
-        page(&app, &caller, Some(caller.id.to_string()), state, &q).await?,
-    ))
+    let mut result = page(&app, &caller, Some(caller.id.to_string()), state, &q).await?;
+    if q.cursor.is_none() {
+        // Open offers of "any helper nearby" requests: the first helper to accept gets the job.
+        let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
+        let offers = quartier_store::requests::open_offers_for(&mut conn, &caller.id.to_string(), now_ms()).await?;
+        let mut items: Vec<BookingDto> = offers.into_iter().map(|r| request_dto(r, &caller)).collect();
+        items.append(&mut result.items);
+        result.items = items;
+    }
+    Ok(Json(result))
 }
 
 /// The booking if the caller may see it; otherwise 404 (not 403: others' bookings do not exist
 /// for them).
-async fn visible(
-    conn: &mut quartier_store::Conn,
-    caller: &Caller,
-    id: &str,
-) -> ApiResult<(bookings::BookingRow, Actor)> {
+pub(crate) async fn visible(conn: &mut quartier_store::Conn, caller: &Caller, id: &str) -> ApiResult<(bookings::BookingRow, Actor)> {
     let id: BookingId = id.parse().map_err(|_| ApiError::not_found("booking"))?;
-    let b = bookings::get(conn, &id.to_string())
-        .await?
-        .ok_or_else(|| ApiError::not_found("booking"))?;
+    let b = bookings::get(conn, &id.to_string()).await?.ok_or_else(|| ApiError::not_found("booking"))?;
     let me = caller.id.to_string();
     let actor = match caller.role {
         Role::Operator => Actor::Operator,
@@ -461,100 +504,142 @@ async fn visible(
 /// One booking with its timeline.
 #[utoipa::path(get, path = "/v1/bookings/{id}", tag = "bookings", params(("id" = String, Path, description = "Booking id")),
     security(("bearer" = [])), responses((status = 200, body = BookingDto), (status = 404, body = Problem)))]
-async fn get_booking(
-    State(app): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<BookingDto>> {
-    let mut conn = app
-        .store()
-        .pool()
-        .acquire()
-        .await
-        .map_err(StoreError::from)?;
-    let (b, _) = visible(&mut conn, &caller, &id).await?;
+async fn get_booking(State(app): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<BookingDto>> {
+    let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
+    let (b, actor) = match visible(&mut conn, &caller, &id).await {
+        Ok(found) => found,
+        Err(e) if e.status() == StatusCode::NOT_FOUND => {
+            return Ok(Json(visible_request(&mut conn, &caller, &id).await?));
+        }
+        Err(e) => return Err(e),
+    };
+    drop(conn);
+    let revealed = actor == Actor::Helper && b.state.parse::<BookingState>().is_ok_and(BookingState::address_revealed);
+    if revealed {
+        // Every time the helper is shown the customer's address, the timeline says so.
+        let mut tx = app.store().begin().await?;
+        bookings::insert_event(
+            &mut tx,
+            &bookings::EventRow {
+                id: UserId::new().to_string(),
+                booking_id: b.id.clone(),
+                at: now_ms(),
+                actor_id: Some(caller.id.to_string()),
+                actor_role: Actor::Helper.as_str().into(),
+                action: "address_revealed".into(),
+                from_state: Some(b.state.clone()),
+                to_state: b.state.clone(),
+                note: None,
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+    }
+    let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
     let events = bookings::events(&mut conn, &b.id).await?;
     Ok(Json(to_dto(b, &caller, Some(events))))
+}
+
+/// A request not yet taken, if the caller asked for it or was offered it.
+async fn visible_request(conn: &mut quartier_store::Conn, caller: &Caller, id: &str) -> ApiResult<BookingDto> {
+    let r = quartier_store::requests::get(conn, id).await?.ok_or_else(|| ApiError::not_found("booking"))?;
+    let me = caller.id.to_string();
+    let allowed = caller.role == Role::Operator
+        || r.customer_id == me
+        || (caller.role == Role::Helper && quartier_store::requests::offered_helpers(conn, id).await?.contains(&me));
+    if !allowed {
+        return Err(ApiError::not_found("booking"));
+    }
+    if r.state == "taken" {
+        // A helper who was offered it, but another helper was first.
+        return Err(ApiError::conflict("already_taken", "Another helper took this request first."));
+    }
+    Ok(request_dto(r, caller))
 }
 
 /// A step in the booking's process.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransitionRequest {
-    /// `accept`, `decline`, `cancel` or `complete`.
+    /// `accept`, `decline`, `cancel`, `confirm`, `en_route`, `arrive` (with `code`: the start code),
+    /// `propose_change` (with `extra_units`), `approve_change`, `reject_change`, `complete` (with
+    /// `code`: the customer's sign-off code), `report_failed` (with `cause`), `mark_no_show`,
+    /// `reschedule` (with `start`), `accept_reschedule`, `decline_reschedule`.
     action: String,
     /// Why (kept in the timeline), up to 500 characters.
     #[serde(default)]
     reason: Option<String>,
+    /// The start code (`arrive`) or the sign-off code (`complete`).
+    #[serde(default)]
+    code: Option<String>,
+    /// `line_not_active`, `device_faulty`, `material_missing`, `customer_not_there` or `other`.
+    #[serde(default)]
+    cause: Option<String>,
+    /// Extra 30-minute units for `propose_change`.
+    #[serde(default)]
+    extra_units: Option<u32>,
+    /// The proposed new start for `reschedule`, RFC 3339.
+    #[serde(default)]
+    start: Option<Timestamp>,
 }
 
-/// Move a booking along its process: the helper accepts, declines or completes; either party (or
-/// an operator) cancels. A step not possible in the current state is 409 `invalid_transition`.
+/// Move a booking along its process. A step not possible in the current state is 409
+/// `invalid_transition`; a wrong code or a missing condition is 409 with its own code; a party
+/// who may see the booking but not take this step gets 403 `not_allowed`; anyone else 404.
 #[utoipa::path(post, path = "/v1/bookings/{id}/transitions", tag = "bookings", request_body = TransitionRequest,
     params(("id" = String, Path, description = "Booking id")), security(("bearer" = [])),
     responses((status = 200, body = BookingDto), (status = 403, body = Problem, description = "not_allowed"),
-              (status = 404, body = Problem), (status = 409, body = Problem, description = "invalid_transition, slot_taken")))]
+              (status = 404, body = Problem),
+              (status = 409, body = Problem, description = "invalid_transition, slot_taken, wrong_start_code, wrong_signoff_code, no_change_pending, no_reschedule_pending, too_early_for_no_show")))]
 async fn transition(
     State(app): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     Body(req): Body<TransitionRequest>,
 ) -> ApiResult<Json<BookingDto>> {
-    let action: Action = req
-        .action
-        .parse()
-        .map_err(|e: quartier_booking::BookingError| {
-            ApiError::invalid("unknown_action", e.to_string())
-        })?;
+    let action: Action =
+        req.action.parse().map_err(|e: quartier_booking::BookingError| ApiError::invalid("unknown_action", e.to_string()))?;
     if req.reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
-        return Err(ApiError::invalid(
-            "reason_too_long",
-            "A reason can have at most 500 characters.",
-        ));
+        return Err(ApiError::invalid("reason_too_long", "A reason can have at most 500 characters."));
     }
-    let mut tx = app.store().begin().await?;
-    let (b, actor) = visible(&mut tx, &caller, &id).await?;
-    let from: BookingState = b.state.parse().map_err(ApiError::internal)?;
-    let step = quartier_booking::step(from, action, actor).map_err(|e| match e {
-        quartier_booking::BookingError::NotAllowed { .. } => {
-            ApiError::forbidden(e.to_string()).with_code("not_allowed")
+    let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
+    let (b, actor) = match visible(&mut conn, &caller, &id).await {
+        Ok(found) => found,
+        Err(e) if e.status() == StatusCode::NOT_FOUND => {
+            // Not a booking (yet): perhaps a request offered to helpers nearby.
+            let current = visible_request(&mut conn, &caller, &id).await?;
+            drop(conn);
+            let me = caller.id.to_string();
+            return match (caller.role, action) {
+                (Role::Helper, Action::Accept) => {
+                    let booking = crate::broadcast::accept(&app, &id, &me).await?;
+                    let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
+                    let events = bookings::events(&mut conn, &booking.id).await?;
+                    Ok(Json(to_dto(booking, &caller, Some(events))))
+                }
+                (Role::Helper, Action::Decline) => {
+                    crate::broadcast::decline(&app, &id, &me).await?;
+                    Ok(Json(current))
+                }
+                (Role::Customer | Role::Operator, Action::Cancel) => {
+                    crate::broadcast::cancel(&app, &id).await?;
+                    let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
+                    Ok(Json(visible_request(&mut conn, &caller, &id).await?))
+                }
+                _ => Err(ApiError::conflict(
+                    "invalid_transition",
+                    format!("`{}` is not possible while the request is offered to helpers.", action.as_str()),
+                )),
+            };
         }
-        other => ApiError::conflict("invalid_transition", other.to_string()),
-    })?;
-    let now = now_ms();
-    if !bookings::set_state(&mut tx, &b.id, from.as_str(), step.to.as_str(), now).await? {
-        return Err(ApiError::conflict(
-            "invalid_transition",
-            "The booking changed meanwhile; reload it and try again.",
-        ));
-    }
-    bookings::insert_event(
-        &mut tx,
-        &bookings::EventRow {
-            id: UserId::new().to_string(),
-            booking_id: b.id.clone(),
-            at: now,
-            actor_id: Some(caller.id.to_string()),
-            actor_role: actor.as_str().into(),
-            action: action.as_str().into(),
-            from_state: Some(from.as_str().into()),
-            to_state: step.to.as_str().into(),
-            note: req
-                .reason
-                .map(|r| r.trim().to_owned())
-                .filter(|r| !r.is_empty()),
-        },
-    )
-    .await?;
-    let updated = bookings::get(&mut tx, &b.id)
-        .await?
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("booking vanished")))?;
-    queue_notices(&mut tx, &app, &updated, step.notify).await?;
-    availability::record_change(&mut tx, &updated.helper_id, now).await?;
-    let events = bookings::events(&mut tx, &b.id).await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    app.refresh_helper(&updated.helper_id).await;
-    app.wake_outbox();
-    tracing::info!(booking.id = %updated.id, action = action.as_str(), to = step.to.as_str(), "booking moved");
+        Err(e) => return Err(e),
+    };
+    drop(conn);
+    let who = process::Who { actor, id: Some(caller.id.to_string()) };
+    let input = process::Input { reason: req.reason, code: req.code, cause: req.cause, extra_units: req.extra_units, start: req.start };
+    let updated = process::apply(&app, &b.id, &who, action, &input).await?;
+    let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
+    let events = bookings::events(&mut conn, &updated.id).await?;
+    tracing::info!(booking.id = %updated.id, action = action.as_str(), to = %updated.state, "booking moved");
     Ok(Json(to_dto(updated, &caller, Some(events))))
 }

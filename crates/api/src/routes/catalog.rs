@@ -27,10 +27,7 @@ pub struct MoneyDto {
 
 impl From<quartier_domain::Money> for MoneyDto {
     fn from(m: quartier_domain::Money) -> Self {
-        Self {
-            amount_rappen: m.rappen(),
-            currency: m.currency().code(),
-        }
+        Self { amount_rappen: m.rappen(), currency: m.currency().code() }
     }
 }
 
@@ -75,19 +72,7 @@ pub struct CatalogPage {
 /// The services customers can book, in display order.
 #[utoipa::path(get, path = "/v1/catalog", tag = "catalog", responses((status = 200, body = CatalogPage)))]
 async fn list_catalog(State(app): State<AppState>) -> ApiResult<Json<CatalogPage>> {
-    let mut conn = app
-        .store()
-        .pool()
-        .acquire()
-        .await
-        .map_err(StoreError::from)?;
-    let items = catalog::list(&mut conn)
-        .await?
-        .into_iter()
-        .map(ServiceDto::from)
-        .collect();
-    Ok(Json(CatalogPage {
-        items,
-        next_cursor: None,
-    }))
+    let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
+    let items = catalog::list(&mut conn).await?.into_iter().map(ServiceDto::from).collect();
+    Ok(Json(CatalogPage { items, next_cursor: None }))
 }

@@ -16,10 +16,7 @@ use crate::extract::{Body, Caller, Query};
 use crate::state::{AppState, now_ms};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(get_own_profile, put_profile))
-        .routes(routes!(list_helpers))
-        .routes(routes!(get_helper))
+    OpenApiRouter::new().routes(routes!(get_own_profile, put_profile)).routes(routes!(list_helpers)).routes(routes!(get_helper))
 }
 
 /// A place as coordinates.
@@ -99,19 +96,13 @@ impl From<helpers::ProfileRow> for OwnProfile {
         Self {
             skills: json_list(&p.skills),
             languages: json_list(&p.languages),
-            home: Coordinates {
-                lat: p.home_lat,
-                lon: p.home_lon,
-            },
+            home: Coordinates { lat: p.home_lat, lon: p.home_lon },
             service_area: GeoPoint::new(p.home_lat, p.home_lon)
                 .map(|home| {
-                    quartier_matching::search::service_area(
-                        home,
-                        u8::try_from(p.travel_radius_km).unwrap_or(1),
-                    )
-                    .into_iter()
-                    .map(|c| c.to_string())
-                    .collect()
+                    quartier_matching::search::service_area(home, u8::try_from(p.travel_radius_km).unwrap_or(1))
+                        .into_iter()
+                        .map(|c| c.to_string())
+                        .collect()
                 })
                 .unwrap_or_default(),
             updated_at: jiff::Timestamp::from_millisecond(p.updated_at).unwrap_or_default(),
@@ -126,26 +117,12 @@ impl From<helpers::ProfileRow> for OwnProfile {
 /// The signed-in helper's own profile.
 #[utoipa::path(get, path = "/v1/helper/profile", tag = "helpers", security(("bearer" = [])),
     responses((status = 200, body = OwnProfile), (status = 404, body = Problem, description = "profile_missing")))]
-async fn get_own_profile(
-    State(app): State<AppState>,
-    caller: Caller,
-) -> ApiResult<Json<OwnProfile>> {
+async fn get_own_profile(State(app): State<AppState>, caller: Caller) -> ApiResult<Json<OwnProfile>> {
     caller.require(Role::Helper)?;
-    let mut conn = app
-        .store()
-        .pool()
-        .acquire()
-        .await
-        .map_err(StoreError::from)?;
-    let p = helpers::get(&mut conn, &caller.id.to_string())
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                axum::http::StatusCode::NOT_FOUND,
-                "profile_missing",
-                "You have no profile yet: PUT /v1/helper/profile.",
-            )
-        })?;
+    let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
+    let p = helpers::get(&mut conn, &caller.id.to_string()).await?.ok_or_else(|| {
+        ApiError::new(axum::http::StatusCode::NOT_FOUND, "profile_missing", "You have no profile yet: PUT /v1/helper/profile.")
+    })?;
     Ok(Json(p.into()))
 }
 
@@ -153,39 +130,20 @@ async fn get_own_profile(
 #[utoipa::path(put, path = "/v1/helper/profile", tag = "helpers", request_body = ProfileRequest, security(("bearer" = [])),
     responses((status = 200, body = OwnProfile), (status = 403, body = Problem),
               (status = 400, body = Problem, description = "unknown_skill, invalid_coordinates, invalid_radius, ...")))]
-async fn put_profile(
-    State(app): State<AppState>,
-    caller: Caller,
-    Body(req): Body<ProfileRequest>,
-) -> ApiResult<Json<OwnProfile>> {
+async fn put_profile(State(app): State<AppState>, caller: Caller, Body(req): Body<ProfileRequest>) -> ApiResult<Json<OwnProfile>> {
     caller.require(Role::Helper)?;
     let home = GeoPoint::new(req.home.lat, req.home.lon)?;
     if !(1..=15).contains(&req.travel_radius_km) {
-        return Err(ApiError::invalid(
-            "invalid_radius",
-            "The travel radius must be 1 to 15 km.",
-        ));
+        return Err(ApiError::invalid("invalid_radius", "The travel radius must be 1 to 15 km."));
     }
     if req.bio.chars().count() > 1000 {
-        return Err(ApiError::invalid(
-            "bio_too_long",
-            "The bio can have at most 1000 characters.",
-        ));
+        return Err(ApiError::invalid("bio_too_long", "The bio can have at most 1000 characters."));
     }
     if req.skills.is_empty() || req.skills.len() > 20 {
         return Err(ApiError::invalid("invalid_skills", "List 1 to 20 skills."));
     }
-    let mut conn = app
-        .store()
-        .pool()
-        .acquire()
-        .await
-        .map_err(StoreError::from)?;
-    let known: BTreeSet<String> = catalog::list(&mut conn)
-        .await?
-        .into_iter()
-        .map(|s| s.skill)
-        .collect();
+    let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
+    let known: BTreeSet<String> = catalog::list(&mut conn).await?.into_iter().map(|s| s.skill).collect();
     drop(conn);
     let mut skills = BTreeSet::new();
     for s in &req.skills {
@@ -193,10 +151,7 @@ async fn put_profile(
         if !known.contains(skill.as_str()) {
             return Err(ApiError::invalid(
                 "unknown_skill",
-                format!(
-                    "`{s}` is not a skill any service needs; known skills: {}.",
-                    known.iter().cloned().collect::<Vec<_>>().join(", ")
-                ),
+                format!("`{s}` is not a skill any service needs; known skills: {}.", known.iter().cloned().collect::<Vec<_>>().join(", ")),
             ));
         }
         skills.insert(skill.as_str().to_owned());
@@ -219,9 +174,9 @@ async fn put_profile(
     let mut tx = app.store().begin().await?;
     helpers::upsert(&mut tx, &row).await?;
     quartier_store::availability::record_change(&mut tx, &row.user_id, row.updated_at).await?;
-    let saved = helpers::get(&mut tx, &row.user_id).await?.ok_or_else(|| {
-        ApiError::internal(anyhow::anyhow!("profile vanished in its own transaction"))
-    })?;
+    let saved = helpers::get(&mut tx, &row.user_id)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("profile vanished in its own transaction")))?;
     tx.commit().await.map_err(StoreError::from)?;
     app.refresh_helper(&row.user_id).await;
     Ok(Json(saved.into()))
@@ -249,10 +204,7 @@ pub struct HelperPage {
 pub(crate) fn page_limit(limit: Option<u32>) -> Result<i64, ApiError> {
     match limit.unwrap_or(20) {
         n @ 1..=100 => Ok(i64::from(n)),
-        _ => Err(ApiError::bad_request(
-            "invalid_query",
-            "`limit` must be 1 to 100.",
-        )),
+        _ => Err(ApiError::bad_request("invalid_query", "`limit` must be 1 to 100.")),
     }
 }
 
@@ -260,55 +212,23 @@ pub(crate) fn page_limit(limit: Option<u32>) -> Result<i64, ApiError> {
 /// `POST /v1/matches`.
 #[utoipa::path(get, path = "/v1/helpers", tag = "helpers", params(HelperQuery),
     responses((status = 200, body = HelperPage), (status = 400, body = Problem)))]
-async fn list_helpers(
-    State(app): State<AppState>,
-    Query(q): Query<HelperQuery>,
-) -> ApiResult<Json<HelperPage>> {
+async fn list_helpers(State(app): State<AppState>, Query(q): Query<HelperQuery>) -> ApiResult<Json<HelperPage>> {
     let limit = page_limit(q.limit)?;
     let skill = q.skill.as_deref().map(Skill::parse).transpose()?;
-    let mut conn = app
-        .store()
-        .pool()
-        .acquire()
-        .await
-        .map_err(StoreError::from)?;
-    let rows = helpers::list(
-        &mut conn,
-        skill.as_ref().map(Skill::as_str),
-        q.cursor.as_deref(),
-        limit + 1,
-    )
-    .await?;
+    let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
+    let rows = helpers::list(&mut conn, skill.as_ref().map(Skill::as_str), q.cursor.as_deref(), limit + 1).await?;
     let more = rows.len() as i64 > limit;
-    let items: Vec<PublicHelper> = rows
-        .into_iter()
-        .take(limit as usize)
-        .map(PublicHelper::from)
-        .collect();
-    let next_cursor = if more {
-        items.last().map(|h| h.id.clone())
-    } else {
-        None
-    };
+    let items: Vec<PublicHelper> = rows.into_iter().take(limit as usize).map(PublicHelper::from).collect();
+    let next_cursor = if more { items.last().map(|h| h.id.clone()) } else { None };
     Ok(Json(HelperPage { items, next_cursor }))
 }
 
 /// One helper's public profile.
 #[utoipa::path(get, path = "/v1/helpers/{id}", tag = "helpers", params(("id" = String, Path, description = "Helper id")),
     responses((status = 200, body = PublicHelper), (status = 404, body = Problem)))]
-async fn get_helper(
-    State(app): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<PublicHelper>> {
+async fn get_helper(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<PublicHelper>> {
     let id: UserId = id.parse().map_err(|_| ApiError::not_found("helper"))?;
-    let mut conn = app
-        .store()
-        .pool()
-        .acquire()
-        .await
-        .map_err(StoreError::from)?;
-    let p = helpers::get(&mut conn, &id.to_string())
-        .await?
-        .ok_or_else(|| ApiError::not_found("helper"))?;
+    let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
+    let p = helpers::get(&mut conn, &id.to_string()).await?.ok_or_else(|| ApiError::not_found("helper"))?;
     Ok(Json(p.into()))
 }

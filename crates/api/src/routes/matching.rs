@@ -126,12 +126,7 @@ fn hhmm(min: u16) -> String {
 }
 
 fn parse_hhmm(s: &str) -> Result<u16, ApiError> {
-    let bad = || {
-        ApiError::invalid(
-            "invalid_time",
-            format!("`{s}` is not a time of day on a quarter hour (HH:MM, 00:00 to 24:00)."),
-        )
-    };
+    let bad = || ApiError::invalid("invalid_time", format!("`{s}` is not a time of day on a quarter hour (HH:MM, 00:00 to 24:00)."));
     let (h, m) = s.split_once(':').ok_or_else(bad)?;
     let (h, m): (u16, u16) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
     let total = h * 60 + m;
@@ -143,41 +138,19 @@ fn parse_hhmm(s: &str) -> Result<u16, ApiError> {
 
 fn exception_dto(e: availability::ExceptionRow) -> ExceptionDto {
     let t = |m: Option<i64>| m.and_then(|m| u16::try_from(m).ok()).map(hhmm);
-    ExceptionDto {
-        start: t(e.start_min),
-        end: t(e.end_min),
-        id: e.id,
-        kind: e.kind,
-        date: e.date_from,
-        until: e.date_to,
-    }
+    ExceptionDto { start: t(e.start_min), end: t(e.end_min), id: e.id, kind: e.kind, date: e.date_from, until: e.date_to }
 }
 
-async fn availability_of(
-    app: &AppState,
-    conn: &mut quartier_store::Conn,
-    helper: &str,
-) -> ApiResult<AvailabilityDto> {
-    let today = Timestamp::now()
-        .to_zoned(app.matcher_zone().clone())
-        .date()
-        .to_string();
+async fn availability_of(app: &AppState, conn: &mut quartier_store::Conn, helper: &str) -> ApiResult<AvailabilityDto> {
+    let today = Timestamp::now().to_zoned(app.matcher_zone().clone()).date().to_string();
     let row = availability::schedule(conn, helper).await?;
-    let exceptions = availability::exceptions(conn, helper, &today)
-        .await?
-        .into_iter()
-        .map(exception_dto)
-        .collect();
+    let exceptions = availability::exceptions(conn, helper, &today).await?.into_iter().map(exception_dto).collect();
     Ok(match row {
         Some(r) => AvailabilityDto {
             rules: serde_json::from_str::<Vec<StoredRule>>(&r.rules)
                 .unwrap_or_default()
                 .into_iter()
-                .map(|x| RuleDto {
-                    weekday: x.weekday,
-                    start: hhmm(x.start_min),
-                    end: hhmm(x.end_min),
-                })
+                .map(|x| RuleDto { weekday: x.weekday, start: hhmm(x.start_min), end: hhmm(x.end_min) })
                 .collect(),
             time_zone: r.time_zone,
             paused: r.paused != 0,
@@ -203,20 +176,10 @@ async fn availability_of(
 /// The signed-in helper's availability (no rules yet means no bookable time).
 #[utoipa::path(get, path = "/v1/helper/availability", tag = "matching", security(("bearer" = [])),
     responses((status = 200, body = AvailabilityDto), (status = 403, body = Problem)))]
-async fn get_availability(
-    State(app): State<AppState>,
-    caller: Caller,
-) -> ApiResult<Json<AvailabilityDto>> {
+async fn get_availability(State(app): State<AppState>, caller: Caller) -> ApiResult<Json<AvailabilityDto>> {
     caller.require(Role::Helper)?;
-    let mut conn = app
-        .store()
-        .pool()
-        .acquire()
-        .await
-        .map_err(StoreError::from)?;
-    Ok(Json(
-        availability_of(&app, &mut conn, &caller.id.to_string()).await?,
-    ))
+    let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
+    Ok(Json(availability_of(&app, &mut conn, &caller.id.to_string()).await?))
 }
 
 /// Replace the weekly rules and settings. Rules are local wall-clock times in the zone: 09:00-12:00
@@ -231,67 +194,35 @@ async fn put_availability(
     caller.require(Role::Helper)?;
     let id = caller.id.to_string();
     if req.rules.len() > 70 {
-        return Err(ApiError::invalid(
-            "too_many_rules",
-            "At most 70 weekly rules.",
-        ));
+        return Err(ApiError::invalid("too_many_rules", "At most 70 weekly rules."));
     }
     let mut rules = Vec::new();
     for r in &req.rules {
         let (start_min, end_min) = (parse_hhmm(&r.start)?, parse_hhmm(&r.end)?);
         if start_min >= end_min {
-            return Err(ApiError::invalid(
-                "invalid_rule",
-                format!(
-                    "A rule must end after it starts ({} to {}).",
-                    r.start, r.end
-                ),
-            ));
+            return Err(ApiError::invalid("invalid_rule", format!("A rule must end after it starts ({} to {}).", r.start, r.end)));
         }
-        rules.push(StoredRule {
-            weekday: r.weekday,
-            start_min,
-            end_min,
-        });
+        rules.push(StoredRule { weekday: r.weekday, start_min, end_min });
     }
     let notice = req.min_notice_minutes.unwrap_or(120);
-    let before = req
-        .buffer_before_minutes
-        .unwrap_or(app.config().travel_buffer_minutes);
-    let after = req
-        .buffer_after_minutes
-        .unwrap_or(app.config().travel_buffer_minutes);
+    let before = req.buffer_before_minutes.unwrap_or(app.config().travel_buffer_minutes);
+    let after = req.buffer_after_minutes.unwrap_or(app.config().travel_buffer_minutes);
     if notice > 14 * 24 * 60 {
-        return Err(ApiError::invalid(
-            "invalid_notice",
-            "The minimum notice can be at most 14 days.",
-        ));
+        return Err(ApiError::invalid("invalid_notice", "The minimum notice can be at most 14 days."));
     }
     for b in [before, after] {
         if b > 240 || b % 15 != 0 {
-            return Err(ApiError::invalid(
-                "invalid_buffer",
-                "Buffers are quarter hours, at most 240 minutes.",
-            ));
+            return Err(ApiError::invalid("invalid_buffer", "Buffers are quarter hours, at most 240 minutes."));
         }
     }
     if req.max_jobs_per_day.is_some_and(|m| !(1..=20).contains(&m)) {
-        return Err(ApiError::invalid(
-            "invalid_max_jobs",
-            "The daily maximum is 1 to 20 visits.",
-        ));
+        return Err(ApiError::invalid("invalid_max_jobs", "The daily maximum is 1 to 20 visits."));
     }
     let mut tx = app.store().begin().await?;
-    let user = users::by_id(&mut tx, &id)
-        .await?
-        .ok_or_else(|| ApiError::invalid_token("This account no longer exists."))?;
+    let user = users::by_id(&mut tx, &id).await?.ok_or_else(|| ApiError::invalid_token("This account no longer exists."))?;
     let zone_name = req.time_zone.clone().unwrap_or(user.time_zone);
-    TimeZone::get(&zone_name).map_err(|_| {
-        ApiError::invalid(
-            "invalid_time_zone",
-            format!("`{zone_name}` is not an IANA time zone such as Europe/Zurich."),
-        )
-    })?;
+    TimeZone::get(&zone_name)
+        .map_err(|_| ApiError::invalid("invalid_time_zone", format!("`{zone_name}` is not an IANA time zone such as Europe/Zurich.")))?;
     let row = availability::ScheduleRow {
         user_id: id.clone(),
         time_zone: zone_name,
@@ -304,9 +235,7 @@ async fn put_availability(
         updated_at: now_ms(),
     };
     let schedule: Schedule = schedule_of(Some(&row), &[], app.matcher_zone(), (before, after));
-    schedule
-        .validate()
-        .map_err(|e| ApiError::invalid("invalid_schedule", e.to_string()))?;
+    schedule.validate().map_err(|e| ApiError::invalid("invalid_schedule", e.to_string()))?;
     availability::put_schedule(&mut tx, &row).await?;
     availability::record_change(&mut tx, &id, now_ms()).await?;
     let dto = availability_of(&app, &mut tx, &id).await?;
@@ -329,40 +258,25 @@ async fn add_exception(
     let (start_min, end_min) = match req.kind.as_str() {
         "off" => {
             if req.start.is_some() || req.end.is_some() {
-                return Err(ApiError::invalid(
-                    "invalid_exception",
-                    "A day off has no hours; leave out start and end.",
-                ));
+                return Err(ApiError::invalid("invalid_exception", "A day off has no hours; leave out start and end."));
             }
             if until < req.date || req.date.until(until).map(|s| s.get_days()).unwrap_or(0) > 366 {
-                return Err(ApiError::invalid(
-                    "invalid_exception",
-                    "`until` must be on or after `date`, at most a year later.",
-                ));
+                return Err(ApiError::invalid("invalid_exception", "`until` must be on or after `date`, at most a year later."));
             }
             (None, None)
         }
         "extra" => {
             let (Some(s), Some(e)) = (&req.start, &req.end) else {
-                return Err(ApiError::invalid(
-                    "invalid_exception",
-                    "Extra hours need `start` and `end`.",
-                ));
+                return Err(ApiError::invalid("invalid_exception", "Extra hours need `start` and `end`."));
             };
             let (s, e) = (parse_hhmm(s)?, parse_hhmm(e)?);
             if s >= e || until != req.date {
-                return Err(ApiError::invalid(
-                    "invalid_exception",
-                    "Extra hours are on one date and must end after they start.",
-                ));
+                return Err(ApiError::invalid("invalid_exception", "Extra hours are on one date and must end after they start."));
             }
             (Some(i64::from(s)), Some(i64::from(e)))
         }
         other => {
-            return Err(ApiError::invalid(
-                "invalid_exception",
-                format!("`{other}` is not a kind; use off or extra."),
-            ));
+            return Err(ApiError::invalid("invalid_exception", format!("`{other}` is not a kind; use off or extra.")));
         }
     };
     let row = availability::ExceptionRow {
@@ -386,11 +300,7 @@ async fn add_exception(
 /// Remove an exception.
 #[utoipa::path(delete, path = "/v1/helper/availability/exceptions/{id}", tag = "matching", params(("id" = String, Path)),
     security(("bearer" = [])), responses((status = 204), (status = 404, body = Problem)))]
-async fn delete_exception(
-    State(app): State<AppState>,
-    caller: Caller,
-    Path(exception): Path<String>,
-) -> ApiResult<StatusCode> {
+async fn delete_exception(State(app): State<AppState>, caller: Caller, Path(exception): Path<String>) -> ApiResult<StatusCode> {
     caller.require(Role::Helper)?;
     let id = caller.id.to_string();
     let mut tx = app.store().begin().await?;
@@ -429,58 +339,33 @@ pub struct SlotsDto {
 
 fn check_window(from: Timestamp, to: Timestamp) -> ApiResult<()> {
     if to <= from {
-        return Err(ApiError::invalid(
-            "invalid_window",
-            "The window must end after it starts.",
-        ));
+        return Err(ApiError::invalid("invalid_window", "The window must end after it starts."));
     }
     if to.duration_since(from).as_secs() > MAX_WINDOW_DAYS * 86_400 {
-        return Err(ApiError::invalid(
-            "window_too_long",
-            format!("A window can span at most {MAX_WINDOW_DAYS} days."),
-        ));
+        return Err(ApiError::invalid("window_too_long", format!("A window can span at most {MAX_WINDOW_DAYS} days.")));
     }
     Ok(())
 }
 
 async fn service(app: &AppState, slug: &str) -> ApiResult<quartier_pricing::Service> {
-    let mut conn = app
-        .store()
-        .pool()
-        .acquire()
-        .await
-        .map_err(StoreError::from)?;
-    catalog::get(&mut conn, slug).await?.ok_or_else(|| {
-        ApiError::invalid(
-            "unknown_service",
-            format!("`{slug}` is not in the catalogue; see GET /v1/catalog."),
-        )
-    })
+    let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
+    catalog::get(&mut conn, slug)
+        .await?
+        .ok_or_else(|| ApiError::invalid("unknown_service", format!("`{slug}` is not in the catalogue; see GET /v1/catalog.")))
 }
 
 fn local(ts: Timestamp, zone: &TimeZone) -> String {
-    ts.to_zoned(zone.clone())
-        .strftime("%Y-%m-%dT%H:%M:%S%:z")
-        .to_string()
+    ts.to_zoned(zone.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
 }
 
 /// Free start times of a helper for a service inside a window, in the helper's zone.
 #[utoipa::path(get, path = "/v1/helpers/{id}/slots", tag = "matching", params(("id" = String, Path), SlotQuery),
     responses((status = 200, body = SlotsDto), (status = 400, body = Problem), (status = 404, body = Problem)))]
-async fn slots(
-    State(app): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<SlotQuery>,
-) -> ApiResult<Json<SlotsDto>> {
+async fn slots(State(app): State<AppState>, Path(id): Path<String>, Query(q): Query<SlotQuery>) -> ApiResult<Json<SlotsDto>> {
     check_window(q.from, q.to)?;
     let helper: UserId = id.parse().map_err(|_| ApiError::not_found("helper"))?;
     let svc = service(&app, &q.service).await?;
-    let mut conn = app
-        .store()
-        .pool()
-        .acquire()
-        .await
-        .map_err(StoreError::from)?;
+    let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
     let zone = availability::schedule(&mut conn, &helper.to_string())
         .await?
         .and_then(|s| TimeZone::get(&s.time_zone).ok())
@@ -576,70 +461,39 @@ pub struct MatchPage {
 /// ranked and explained.
 #[utoipa::path(post, path = "/v1/matches", tag = "matching", request_body = MatchRequest, security(("bearer" = [])),
     responses((status = 200, body = MatchPage), (status = 400, body = Problem, description = "invalid_coordinates, invalid_window, window_too_long, unknown_service, invalid_radius, unknown_postcode")))]
-async fn matches(
-    State(app): State<AppState>,
-    caller: Caller,
-    Body(req): Body<MatchRequest>,
-) -> ApiResult<Json<MatchPage>> {
+async fn matches(State(app): State<AppState>, caller: Caller, Body(req): Body<MatchRequest>) -> ApiResult<Json<MatchPage>> {
     caller.require(Role::Customer)?;
     check_window(req.window.from, req.window.to)?;
     let place = match (&req.location, &req.postcode) {
-        (Some(c), None) => GeoPoint::new(c.lat, c.lon)
-            .map_err(|e| ApiError::invalid("invalid_coordinates", e.to_string()))?,
-        (None, Some(pc)) => quartier_matching::postcodes::lookup(pc)
-            .map(|(_, p)| p)
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "unknown_postcode",
-                    format!(
-                        "`{pc}` is not a postcode of the demo region; send coordinates instead."
-                    ),
-                )
-            })?,
+        (Some(c), None) => GeoPoint::new(c.lat, c.lon).map_err(|e| ApiError::invalid("invalid_coordinates", e.to_string()))?,
+        (None, Some(pc)) => quartier_matching::postcodes::lookup(pc).map(|(_, p)| p).ok_or_else(|| {
+            ApiError::invalid("unknown_postcode", format!("`{pc}` is not a postcode of the demo region; send coordinates instead."))
+        })?,
         _ => {
-            return Err(ApiError::invalid(
-                "place_required",
-                "Give either `location` {lat, lon} or `postcode`.",
-            ));
+            return Err(ApiError::invalid("place_required", "Give either `location` {lat, lon} or `postcode`."));
         }
     };
     if let Some(d) = req.max_distance_km
         && !(d.is_finite() && (1.0..=f64::from(MAX_RADIUS_KM)).contains(&d))
     {
-        return Err(ApiError::invalid(
-            "invalid_radius",
-            "`max_distance_km` must be 1 to 15.",
-        ));
+        return Err(ApiError::invalid("invalid_radius", "`max_distance_km` must be 1 to 15."));
     }
     let limit = match req.limit.unwrap_or(10) {
         n @ 1..=50 => n as usize,
         _ => {
-            return Err(ApiError::invalid(
-                "invalid_limit",
-                "`limit` must be 1 to 50.",
-            ));
+            return Err(ApiError::invalid("invalid_limit", "`limit` must be 1 to 50."));
         }
     };
     let svc = service(&app, &req.service).await?;
     let duration = req.duration.unwrap_or(svc.duration_minutes);
     if !(15..=8 * 60).contains(&duration) {
-        return Err(ApiError::invalid(
-            "invalid_duration",
-            "`duration` must be 15 to 480 minutes.",
-        ));
+        return Err(ApiError::invalid("invalid_duration", "`duration` must be 15 to 480 minutes."));
     }
     let extra_units = duration.saturating_sub(svc.duration_minutes).div_ceil(30);
-    let quote = quartier_pricing::quote(&svc, extra_units)
-        .map_err(|e| ApiError::invalid("invalid_duration", e.to_string()))?;
-    let mut conn = app
-        .store()
-        .pool()
-        .acquire()
-        .await
-        .map_err(StoreError::from)?;
-    let me = users::by_id(&mut conn, &caller.id.to_string())
-        .await?
-        .ok_or_else(|| ApiError::invalid_token("This account no longer exists."))?;
+    let quote = quartier_pricing::quote(&svc, extra_units).map_err(|e| ApiError::invalid("invalid_duration", e.to_string()))?;
+    let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
+    let me =
+        users::by_id(&mut conn, &caller.id.to_string()).await?.ok_or_else(|| ApiError::invalid_token("This account no longer exists."))?;
     let zone = TimeZone::get(&me.time_zone).unwrap_or_else(|_| app.matcher_zone().clone());
     let query = MatchQuery {
         place,
@@ -665,20 +519,9 @@ async fn matches(
             price: quote.total.into(),
             explanation: ExplanationDto {
                 score: m.score,
-                components: m
-                    .explanation
-                    .iter()
-                    .map(|c| ComponentDto {
-                        name: c.name,
-                        value: c.value,
-                        weight: c.weight,
-                    })
-                    .collect(),
+                components: m.explanation.iter().map(|c| ComponentDto { name: c.name, value: c.value, weight: c.weight }).collect(),
             },
         });
     }
-    Ok(Json(MatchPage {
-        items,
-        next_cursor: None,
-    }))
+    Ok(Json(MatchPage { items, next_cursor: None }))
 }

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod bookings;
 pub mod catalog;
+pub mod conversation;
 pub mod helpers;
 pub mod matching;
 pub mod ops;

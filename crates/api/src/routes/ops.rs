@@ -13,10 +13,7 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(healthz))
-        .routes(routes!(readyz))
-        .routes(routes!(metrics))
+    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz)).routes(routes!(metrics))
 }
 
 /// A short status.
@@ -32,23 +29,14 @@ pub struct Status {
 /// The process is alive.
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = Status)))]
 async fn healthz() -> Json<Status> {
-    Json(Status {
-        status: "ok",
-        database: None,
-    })
+    Json(Status { status: "ok", database: None })
 }
 
 /// The process can serve requests: the database answers.
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = Status), (status = 503, body = Problem)))]
 async fn readyz(State(app): State<AppState>) -> ApiResult<Json<Status>> {
-    app.store()
-        .ping()
-        .await
-        .map_err(|e| ApiError::unavailable("not_ready", "The database does not answer.", e))?;
-    Ok(Json(Status {
-        status: "ok",
-        database: Some(app.store().backend().as_str()),
-    }))
+    app.store().ping().await.map_err(|e| ApiError::unavailable("not_ready", "The database does not answer.", e))?;
+    Ok(Json(Status { status: "ok", database: Some(app.store().backend().as_str()) }))
 }
 
 /// Prometheus metrics: request counts and latency by route and status.
