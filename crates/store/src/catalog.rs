@@ -4,7 +4,7 @@ use quartier_domain::Money;
 use quartier_pricing::Service;
 use sqlx::AnyConnection;
 
-use crate::StoreError;
+use crate::{Conn, StoreError};
 
 #[derive(sqlx::FromRow)]
 struct ServiceRow {
@@ -79,4 +79,28 @@ pub async fn get(conn: &mut AnyConnection, slug: &str) -> Result<Option<Service>
     .fetch_optional(conn)
     .await?;
     r.map(Service::try_from).transpose()
+}
+
+/// Changes a service; absent values stay. `false` when there is no such service.
+pub async fn update(
+    conn: &mut Conn,
+    slug: &str,
+    base_price_rappen: Option<i64>,
+    extra_unit_rappen: Option<i64>,
+    duration_minutes: Option<i64>,
+    active: Option<bool>,
+) -> Result<bool, StoreError> {
+    let r = sqlx::query(
+        "UPDATE services SET base_price_rappen = COALESCE($2, base_price_rappen), extra_unit_rappen = COALESCE($3, extra_unit_rappen),
+             duration_minutes = COALESCE($4, duration_minutes), active = COALESCE($5, active)
+         WHERE slug = $1",
+    )
+    .bind(slug)
+    .bind(base_price_rappen)
+    .bind(extra_unit_rappen)
+    .bind(duration_minutes)
+    .bind(active.map(i64::from))
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
 }

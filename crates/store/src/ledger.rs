@@ -70,8 +70,10 @@ pub async fn postings_of_helper(conn: &mut Conn, helper_id: &str, from: i64, to:
 
 /// The sum of every posting ever written (zero in a sound ledger).
 pub async fn total(conn: &mut Conn) -> Result<i64, StoreError> {
-    let (n,): (Option<i64>,) = sqlx::query_as("SELECT SUM(amount_rappen) FROM ledger_postings").fetch_one(conn).await?;
-    Ok(n.unwrap_or(0))
+    // SUM(BIGINT) is NUMERIC on PostgreSQL, which the Any driver cannot read: cast it back.
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT CAST(COALESCE(SUM(amount_rappen), 0) AS BIGINT) FROM ledger_postings").fetch_one(conn).await?;
+    Ok(n)
 }
 
 /// The transactions stored as these postings (rows in order, grouped by transaction).

@@ -216,6 +216,18 @@ impl TestApp {
         assert!(stuck.is_empty(), "the test left undelivered outbox rows: {stuck:?}");
     }
 
+    /// An operator account (operators are never self-registered); returns the access token.
+    pub async fn operator(&self) -> String {
+        let email = unique_email("operator");
+        let settings = Settings { password_memory_kib: 1024, password_iterations: 1, ..Settings::default() };
+        quartier_server::seed::create_operator(&self.store, &settings, &email, "Olivia Operator", "operator password 1")
+            .await
+            .expect("operator");
+        let l = self.login(&email, "operator password 1").await;
+        assert_eq!(l.status, StatusCode::OK, "{}", l.text);
+        l.body["access_token"].as_str().expect("token").to_owned()
+    }
+
     /// Waits until every queued message has been handled (bounded).
     pub async fn drain_outbox(&self) {
         for _ in 0..200 {

@@ -9,5 +9,6 @@ mod broadcast;
 mod errors;
 mod idempotency;
 mod matching;
+mod money;
 mod ops;
 mod visit;

@@ -6,4 +6,5 @@ pub mod catalog;
 pub mod conversation;
 pub mod helpers;
 pub mod matching;
+pub mod money;
 pub mod ops;
