@@ -97,8 +97,208 @@ pub async fn seed_demo(store: &Store, settings: &Settings, helper_count: usize, 
             writeln!(out, "  helpers {:>4}/{total}", i + 1)?;
         }
     }
+    let bookings = demo_bookings(&mut tx, settings, &customers, &helpers_list, now).await?;
+    writeln!(out, "  bookings {bookings} (done and paid, upcoming, requested)")?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(SeedOutcome::Created { helpers: total, customers: customers.len() })
+}
+
+/// A valid Swiss IBAN for demo helper `i` (bank 00700, account number from `i`).
+pub fn demo_iban(i: usize) -> String {
+    let bban = format!("00700{:012}", 110_000_000 + i);
+    // ISO 13616: move "CH00" to the end, letters as numbers (C = 12, H = 17), mod 97.
+    let digits = format!("{bban}121700");
+    let rem = digits.bytes().fold(0u32, |acc, d| (acc * 10 + u32::from(d - b'0')) % 97);
+    format!("CH{:02}{bban}", 98 - rem)
+}
+
+/// Demo bookings: for each customer some visits done (paid in cash, by card, or by invoice still
+/// open; reviewed), some accepted and one requested, each with its locked quote, timeline and
+/// ledger postings. Helpers get billing details so invoices carry a QR-bill. Returns the count.
+async fn demo_bookings(
+    tx: &mut quartier_store::Tx,
+    settings: &Settings,
+    customers: &[demo::DemoCustomer],
+    helpers_list: &[demo::DemoHelper],
+    now: i64,
+) -> anyhow::Result<usize> {
+    use quartier_pricing::ledger::{self as pl, PaymentMethod};
+    use quartier_store::{bookings, catalog, conversation, ledger};
+    let zone = jiff::tz::TimeZone::get(&settings.default_time_zone)?;
+    let services = catalog::list(tx).await?;
+    let policy = ledger::current_policy(tx).await?.unwrap_or_else(quartier_pricing::default_policy);
+    let mut ids = Vec::new();
+    for (i, h) in helpers_list.iter().enumerate() {
+        let u = users::by_email(tx, &h.email).await?.ok_or_else(|| anyhow::anyhow!("demo helper missing"))?;
+        let (postcode, town) =
+            demo::neighbourhoods().iter().find(|n| n.name == h.neighbourhood).map(|n| (n.postcode, n.name)).unwrap_or(("8001", "Zürich"));
+        ledger::put_billing(
+            tx,
+            &ledger::BillingRow {
+                user_id: u.id.clone(),
+                iban: demo_iban(i),
+                vat_registered: i64::from(i.is_multiple_of(10)),
+                street: "Quartierweg".into(),
+                house_number: format!("{}", i % 90 + 1),
+                postcode: postcode.into(),
+                town: town.into(),
+                updated_at: now,
+            },
+        )
+        .await?;
+        ids.push(u.id);
+    }
+    let mut count = 0;
+    let day = 86_400_000i64;
+    for (c, cust) in customers.iter().enumerate() {
+        let customer = users::by_email(tx, &cust.email).await?.ok_or_else(|| anyhow::anyhow!("demo customer missing"))?;
+        let place = quartier_domain::GeoPoint::new(cust.lat, cust.lon)?;
+        for k in 0..6usize {
+            let hi = (c * 37 + k * 13) % helpers_list.len().max(1);
+            let (Some(h), Some(helper_id)) = (helpers_list.get(hi), ids.get(hi)) else { continue };
+            let Some(service) = services.iter().find(|s| h.skills.contains(&s.skill.as_str())) else { continue };
+            let today = jiff::Timestamp::now().to_zoned(zone.clone()).date();
+            let offset_days: i64 = match k {
+                0..=2 => -(i64::try_from(k).unwrap_or(0) * 2 + 1),
+                3 | 4 => i64::try_from(k).unwrap_or(0),
+                _ => 6,
+            };
+            let date = today.checked_add(jiff::Span::new().days(offset_days))?;
+            let local = date.at(i8::try_from(9 + c).unwrap_or(9), 0, 0, 0);
+            let start = local.to_zoned(zone.clone())?.timestamp();
+            let booked_at = start.checked_sub(jiff::SignedDuration::from_hours(72))?;
+            let home = quartier_domain::GeoPoint::new(h.lat, h.lon)?;
+            let quote = quartier_pricing::quote::quote_visit(
+                &quartier_pricing::QuoteRequest {
+                    service,
+                    extra_units: u32::try_from(k % 2).unwrap_or(0),
+                    distance: quartier_pricing::DistanceBucket::of_metres(home.distance_m(place)),
+                    local_start: local,
+                    booked_at,
+                    start,
+                    helper_vat_registered: hi.is_multiple_of(10),
+                },
+                &quartier_pricing::PricingConfig::default(),
+            )?;
+            let state = match k {
+                0..=2 => "done",
+                3 | 4 => "accepted",
+                _ => "requested",
+            };
+            let s_ms = start.as_millisecond();
+            let e_ms = s_ms + i64::from(quote.duration_minutes) * 60_000;
+            let buffer = i64::from(settings.travel_buffer_minutes) * 60_000;
+            let done = state == "done";
+            let method = match k {
+                0 => Some("cash"),
+                1 => Some("card"),
+                2 => Some("invoice"),
+                _ => None,
+            };
+            let row = bookings::BookingRow {
+                id: quartier_domain::BookingId::new().to_string(),
+                customer_id: customer.id.clone(),
+                helper_id: helper_id.clone(),
+                service_slug: service.slug.clone(),
+                service_name: service.name.clone(),
+                address: format!(
+                    "Demoweg {}, {} {}",
+                    c + 1,
+                    demo::neighbourhoods().iter().find(|n| n.name == cust.neighbourhood).map(|n| n.postcode).unwrap_or("8001"),
+                    cust.neighbourhood
+                ),
+                starts_at: s_ms,
+                ends_at: e_ms,
+                blocked_from: s_ms - buffer,
+                blocked_to: e_ms + buffer,
+                time_zone: settings.default_time_zone.clone(),
+                state: state.into(),
+                price_rappen: quote.total.rappen(),
+                created_at: booked_at.as_millisecond(),
+                updated_at: now,
+                extra_units: i64::from(quote.extra_units),
+                start_code: format!("{:04}", (c * 1000 + k * 77) % 10_000),
+                signoff_code: format!("{:04}", (c * 2000 + k * 91 + 5) % 10_000),
+                pending_extra_units: None,
+                pending_start: None,
+                pending_by: None,
+                failure_cause: None,
+                quote: serde_json::to_string(&quote)?,
+                policy_version: i64::from(policy.version),
+                payment_method: if done { method.map(str::to_owned) } else { None },
+                paid_at: (done && k < 2).then_some(e_ms + 600_000),
+                completed_at: done.then_some(e_ms),
+            };
+            bookings::insert(tx, &row).await?;
+            let mut steps = vec![("request", None, "requested", row.created_at, customer.id.clone(), "customer")];
+            if state != "requested" {
+                steps.push(("accept", Some("requested"), "accepted", row.created_at + 1_800_000, helper_id.clone(), "helper"));
+            }
+            if done {
+                steps.push(("arrive", Some("accepted"), "on_site", s_ms, helper_id.clone(), "helper"));
+                steps.push(("complete", Some("on_site"), "done", e_ms, helper_id.clone(), "helper"));
+            }
+            for (action, from, to, at, actor, role) in steps {
+                bookings::insert_event(
+                    tx,
+                    &bookings::EventRow {
+                        id: UserId::new().to_string(),
+                        booking_id: row.id.clone(),
+                        at,
+                        actor_id: Some(actor),
+                        actor_role: role.into(),
+                        action: action.into(),
+                        from_state: from.map(str::to_owned),
+                        to_state: to.into(),
+                        note: None,
+                    },
+                )
+                .await?;
+            }
+            if done {
+                let mut txs = vec![pl::booking_completed(&quote)?];
+                if let Some(m) = match k {
+                    0 => Some(PaymentMethod::Cash),
+                    1 => Some(PaymentMethod::Card),
+                    _ => None,
+                } {
+                    txs.push(pl::payment_received(m, quote.total)?);
+                }
+                let mut balances = pl::Balances::new();
+                for t in &txs {
+                    balances.apply(t)?;
+                }
+                if now - e_ms > i64::from(policy.dispute_window_hours) * 3_600_000 {
+                    let t = pl::release_payout(
+                        &balances,
+                        jiff::Timestamp::from_millisecond(e_ms)?,
+                        jiff::Timestamp::now(),
+                        policy.dispute_window(),
+                    )?;
+                    txs.push(t);
+                }
+                for (j, t) in txs.iter().enumerate() {
+                    ledger::post(tx, &UserId::new().to_string(), &row.id, helper_id, t, e_ms + i64::try_from(j).unwrap_or(0) * 60_000)
+                        .await?;
+                }
+                conversation::insert_review(
+                    tx,
+                    &conversation::ReviewRow {
+                        booking_id: row.id.clone(),
+                        author_role: "customer".into(),
+                        author_id: customer.id.clone(),
+                        subject_id: helper_id.clone(),
+                        rating: 4 + i64::try_from((c + k) % 2).unwrap_or(0),
+                        body: "Very patient, explained everything.".into(),
+                        created_at: e_ms + day / 2,
+                    },
+                )
+                .await?;
+            }
+            count += 1;
+        }
+    }
+    Ok(count)
 }
 
 /// Weekly hours of demo helper `i`: four patterns of people with day jobs, retirees, students and

@@ -228,3 +228,29 @@ both_backends! {
         app.finish().await;
     }
 }
+
+both_backends! {
+    async fn the_demo_city_has_priced_bookings_and_a_balanced_ledger(app) {
+        let settings = quartier_server::Settings { password_memory_kib: 1024, password_iterations: 1, ..quartier_server::Settings::default() };
+        let mut out = Vec::new();
+        let outcome = quartier_server::seed::seed_demo(&app.store, &settings, 40, &mut out).await.expect("seed");
+        assert_eq!(outcome, quartier_server::seed::SeedOutcome::Created { helpers: 40, customers: 5 });
+        let printed = String::from_utf8(out).expect("utf8");
+        assert!(printed.contains("helpers   40/40") && printed.contains("bookings 30"), "{printed}");
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT state, quote FROM bookings").fetch_all(app.store.pool()).await.expect("rows");
+        assert_eq!(rows.len(), 30);
+        for (_, quote) in &rows {
+            let q: serde_json::Value = serde_json::from_str(quote).expect("every demo booking carries its quote");
+            assert!(!q["lines"].as_array().expect("lines").is_empty());
+        }
+        assert_eq!(ledger_total(&app).await, 0);
+        let again = quartier_server::seed::seed_demo(&app.store, &settings, 40, &mut Vec::new()).await.expect("seed");
+        assert_eq!(again, quartier_server::seed::SeedOutcome::AlreadyPopulated);
+        // A demo helper can sign in and see earnings; a demo customer can open an invoice.
+        let l = app.login("helper001@demo.quartier.ch", "quartier-demo").await;
+        assert_eq!(l.status, StatusCode::OK, "{}", l.text);
+        let page = app.client.get(format!("{}/v1/helper/earnings?format=html", app.base)).bearer_auth(l.body["access_token"].as_str().expect("t")).send().await.expect("page");
+        assert!(page.text().await.expect("html").contains("Side income statement"));
+        app.finish().await;
+    }
+}

@@ -416,7 +416,7 @@ async fn invoice(State(app): State<AppState>, caller: Caller, Path(id): Path<Str
 pub struct EarningsQuery {
     /// Default the current year.
     year: Option<i16>,
-    /// `json` (default) or `csv` (the yearly statement of side income).
+    /// `json` (default), `csv` (the yearly statement of side income) or `html` (the same, printable).
     format: Option<String>,
 }
 
@@ -492,6 +492,36 @@ async fn earnings(State(app): State<AppState>, caller: Caller, Query(q): Query<E
             csv,
         )
             .into_response());
+    }
+    if q.format.as_deref() == Some("html") {
+        let f = |r: i64| format!("CHF {}.{:02}", r / 100, (r % 100).abs());
+        let rows: String = months
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                format!(
+                    "<tr><td>{year}-{:02}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    i + 1,
+                    f(m[0]),
+                    f(m[1]),
+                    f(m[2]),
+                    f(m[3])
+                )
+            })
+            .collect();
+        let sum = |k: usize| months.iter().map(|m| m[k]).sum::<i64>();
+        let html = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Side income {year}</title>\
+             <style>body{{font-family:system-ui,sans-serif;max-width:48rem;margin:2rem auto}}td,th{{padding:.2rem .6rem;text-align:right}}</style></head>\
+             <body><h1>Side income statement {year}</h1><p>Quartier: earnings from neighbourhood help, for your tax return.</p>\
+             <table><tr><th>Month</th><th>Earned</th><th>Paid out</th><th>Penalties</th><th>Cash received</th></tr>{rows}\
+             <tr><th>Year</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></table></body></html>",
+            f(sum(0)),
+            f(sum(1)),
+            f(sum(2)),
+            f(sum(3)),
+        );
+        return Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response());
     }
     let months = months
         .iter()
