@@ -375,7 +375,9 @@ impl MatchIndex {
         Some(e.calendar.free_starts(from, to, duration_minutes, now))
     }
 
-    fn consider(&self, e: &Entry, q: &Query, p: &Prepared) -> Option<Match> {
+    /// Everything but the calendar: reach, distance and the component values. The score does not
+    /// depend on the start, so calendars are only asked for the best candidates.
+    fn rank(&self, e: &Entry, q: &Query, p: &Prepared) -> Option<([f64; 5], DistanceBucket)> {
         if e.skills & p.skill == 0 {
             return None;
         }
@@ -387,23 +389,33 @@ impl MatchIndex {
         if d < p.cos_max {
             return None;
         }
-        let start = e.calendar.earliest_start(q.from, q.to, q.duration_minutes, q.now)?;
-        let metres = metres_of_dot(d);
+        let bucket = DistanceBucket::of_metres(metres_of_dot(d));
         let speaks = q.locale.is_none_or(|l| e.languages & lang_bit(l) != 0);
         let s = e.stats;
         let rating = (f64::from(s.rating_sum) + 4.0 * 5.0) / (f64::from(s.rating_count) + 5.0);
         let values = [
             // From the bucket, not the metres: an exact score would reveal the exact distance.
-            DistanceBucket::of_metres(metres).score(),
+            bucket.score(),
             if speaks { 1.0 } else { 0.7 },
             ((rating - 1.0) / 4.0).clamp(0.0, 1.0),
             (f64::from(s.completed) + 0.9 * 5.0) / (f64::from(s.completed + s.let_down) + 5.0),
             1.0 / (1.0 + f64::from(s.recent_offers) / 3.0),
         ];
-        let explanation: Vec<Component> =
-            WEIGHTS.iter().zip(values).map(|(&(name, weight), value)| Component { name, value, weight }).collect();
-        let score = explanation.iter().map(|c| c.value * c.weight).sum();
-        Some(Match { helper: e.id, distance: DistanceBucket::of_metres(metres), earliest_start: start, score, explanation })
+        Some((values, bucket))
+    }
+
+    fn score(values: &[f64; 5]) -> f64 {
+        WEIGHTS.iter().zip(values).map(|(&(_, weight), value)| value * weight).sum()
+    }
+
+    fn explain(values: [f64; 5]) -> Vec<Component> {
+        WEIGHTS.iter().zip(values).map(|(&(name, weight), value)| Component { name, value, weight }).collect()
+    }
+
+    fn consider(&self, e: &Entry, q: &Query, p: &Prepared) -> Option<Match> {
+        let (values, distance) = self.rank(e, q, p)?;
+        let start = e.calendar.earliest_start(q.from, q.to, q.duration_minutes, q.now)?;
+        Some(Match { helper: e.id, distance, earliest_start: start, score: Self::score(&values), explanation: Self::explain(values) })
     }
 
     fn finish(mut found: Vec<Match>, limit: usize) -> Vec<Match> {
@@ -432,17 +444,38 @@ impl MatchIndex {
         };
         // The area cell's centre is within half a res-8 cell of the place: widen the disk by 1 km.
         let k = disk_k(centre, p.max_km + 1.0);
-        let mut found = Vec::new();
+        // A cell can only hold a helper within `max_km` of the place if its centre lies within
+        // `max_km` plus the cell's circumradius (at most its longest edge); skip the others.
+        let edge_km = centre.edges().map(|e| e.length_km()).fold(0.0, f64::max) * 1.2;
+        let cos_cell = cos_of_km(p.max_km + edge_km);
+        let mut ranked: Vec<(f64, u32, DistanceBucket, [f64; 5])> = Vec::new();
         for cell in centre.grid_disk::<Vec<_>>(k) {
             let Some(slots) = self.cells.get(&cell) else {
                 continue;
             };
+            let ll = LatLng::from(cell);
+            if GeoPoint::new(ll.lat(), ll.lng()).is_ok_and(|c| dot(p.place, nvec(c)) < cos_cell) {
+                continue;
+            }
             for &slot in slots {
                 if let Some(Some(e)) = self.slab.get(slot as usize)
-                    && let Some(m) = self.consider(e, q, &p)
+                    && let Some((values, bucket)) = self.rank(e, q, &p)
                 {
-                    found.push(m);
+                    ranked.push((Self::score(&values), slot, bucket, values));
                 }
+            }
+        }
+        // Ask calendars best score first; once `limit` helpers are free, only candidates tied with
+        // the last of them can still enter (ties are broken by earliest start).
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut found: Vec<Match> = Vec::new();
+        for (score, slot, distance, values) in ranked {
+            if found.len() >= q.limit && found.last().is_some_and(|m| score < m.score) {
+                break;
+            }
+            let Some(Some(e)) = self.slab.get(slot as usize) else { continue };
+            if let Some(start) = e.calendar.earliest_start(q.from, q.to, q.duration_minutes, q.now) {
+                found.push(Match { helper: e.id, distance, earliest_start: start, score, explanation: Self::explain(values) });
             }
         }
         Self::finish(found, q.limit)
