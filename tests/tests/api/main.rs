@@ -11,4 +11,5 @@ mod idempotency;
 mod matching;
 mod money;
 mod ops;
+mod sequences;
 mod visit;
