@@ -12,7 +12,7 @@ use quartier_booking::{Actor, Notice, Party, State as BookingState, Timer};
 use quartier_domain::{GeoPoint, Locale, UserId};
 use quartier_matching::search::Query as MatchQuery;
 use quartier_notifications::BookingNoticeData;
-use quartier_store::{StoreError, Tx, availability, bookings, outbox, requests, users};
+use quartier_store::{StoreError, Tx, availability, bookings, requests, users};
 
 use crate::error::{ApiError, ApiResult};
 use crate::process;
@@ -73,7 +73,6 @@ async fn notify(
     customer_name: &str,
     helper_name: &str,
 ) -> ApiResult<()> {
-    let now = now_ms();
     let data = BookingNoticeData {
         booking_id: r.id.clone(),
         service_name: r.service_name.clone(),
@@ -83,26 +82,10 @@ async fn notify(
         helper_name: helper_name.to_owned(),
         recipient_name: to.name.clone(),
         link: format!("{}/#/bookings/{}", app.config().public_url.trim_end_matches('/'), r.id),
+        ends_at: None,
+        location: None,
     };
-    outbox::insert(
-        tx,
-        &outbox::OutboxRow {
-            id: UserId::new().to_string(),
-            channel: "email".into(),
-            template: notice.as_str().into(),
-            recipient_id: Some(to.id.clone()),
-            recipient_email: to.email.clone(),
-            recipient_name: to.name.clone(),
-            locale: to.locale.clone(),
-            payload: serde_json::to_string(&data).map_err(ApiError::internal)?,
-            state: "pending".into(),
-            attempts: 0,
-            next_attempt_at: now,
-            last_error: None,
-            created_at: now,
-        },
-    )
-    .await?;
+    process::deliver_notice(tx, to, notice, &data).await?;
     Ok(())
 }
 

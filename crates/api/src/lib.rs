@@ -43,7 +43,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
     info(title = "Quartier API", description = "Neighbourhood helpers for small tech jobs: book, match, price, notify."),
     modifiers(&BearerAuth),
     components(schemas(Problem)),
-    tags((name = "auth"), (name = "catalog"), (name = "helpers"), (name = "matching"), (name = "bookings"), (name = "pricing"), (name = "ops"))
+    tags((name = "auth"), (name = "catalog"), (name = "helpers"), (name = "matching"), (name = "bookings"), (name = "pricing"), (name = "notifications"), (name = "ops"))
 )]
 struct ApiDoc;
 
@@ -68,6 +68,7 @@ pub fn api_parts() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::matching::router())
         .merge(routes::bookings::router())
         .merge(routes::conversation::router())
+        .merge(routes::feed::router())
         .merge(routes::money::router())
         .merge(routes::ops::router())
         .split_for_parts()

@@ -229,12 +229,14 @@ pub async fn queue_notices(tx: &mut Tx, app: &AppState, booking: &bookings::Book
     let (Some(customer), Some(helper)) = (customer, helper) else {
         return Err(ApiError::internal(anyhow::anyhow!("booking {} refers to a missing user", booking.id)));
     };
-    let now = now_ms();
     for (party, notice) in notices {
         let to = match party {
             Party::Customer => &customer,
             Party::Helper => &helper,
         };
+        // The calendar file goes with confirmations; the helper's carries the address, which is
+        // theirs to see once they accepted.
+        let with_calendar = matches!(notice, Notice::Accepted | Notice::Rescheduled);
         let data = BookingNoticeData {
             booking_id: booking.id.clone(),
             service_name: booking.service_name.clone(),
@@ -244,27 +246,40 @@ pub async fn queue_notices(tx: &mut Tx, app: &AppState, booking: &bookings::Book
             helper_name: helper.name.clone(),
             recipient_name: to.name.clone(),
             link: format!("{}/#/bookings/{}", app.config().public_url.trim_end_matches('/'), booking.id),
+            ends_at: with_calendar.then(|| Timestamp::from_millisecond(booking.ends_at).unwrap_or_default().to_string()),
+            location: with_calendar.then(|| booking.address.clone()),
         };
-        outbox::insert(
-            tx,
-            &outbox::OutboxRow {
-                id: UserId::new().to_string(),
-                channel: "email".into(),
-                template: notice.as_str().into(),
-                recipient_id: Some(to.id.clone()),
-                recipient_email: to.email.clone(),
-                recipient_name: to.name.clone(),
-                locale: to.locale.clone(),
-                payload: serde_json::to_string(&data).map_err(ApiError::internal)?,
-                state: "pending".into(),
-                attempts: 0,
-                next_attempt_at: now,
-                last_error: None,
-                created_at: now,
-            },
-        )
-        .await?;
+        deliver_notice(tx, to, *notice, &data).await?;
     }
+    Ok(())
+}
+
+/// Writes one notice for one person: an e-mail into the outbox and an entry in their in-app feed
+/// (which the live stream pushes), both in the caller's transaction.
+pub async fn deliver_notice(tx: &mut Tx, to: &users::UserRow, notice: Notice, data: &BookingNoticeData) -> ApiResult<()> {
+    let now = now_ms();
+    outbox::insert(
+        tx,
+        &outbox::OutboxRow {
+            id: UserId::new().to_string(),
+            channel: "email".into(),
+            template: notice.as_str().into(),
+            recipient_id: Some(to.id.clone()),
+            recipient_email: to.email.clone(),
+            recipient_name: to.name.clone(),
+            locale: to.locale.clone(),
+            payload: serde_json::to_string(data).map_err(ApiError::internal)?,
+            state: "pending".into(),
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            created_at: now,
+        },
+    )
+    .await?;
+    let words = quartier_notifications::render(notice, to.locale.parse().unwrap_or_default(), data);
+    let body = words.text.lines().skip(2).take_while(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+    quartier_store::feed::insert(tx, &to.id, notice.as_str(), Some(&data.booking_id), &words.subject, &body, now).await?;
     Ok(())
 }
 

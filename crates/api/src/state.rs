@@ -69,6 +69,8 @@ struct Inner {
     outbox_wakeup: Arc<Notify>,
     metrics: Option<PrometheusHandle>,
     matcher: Arc<Matcher>,
+    feed: tokio::sync::watch::Sender<u64>,
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 /// Shared application state (cheap to clone).
@@ -96,6 +98,8 @@ impl AppState {
             outbox_wakeup,
             metrics,
             matcher,
+            feed: tokio::sync::watch::channel(0).0,
+            closing: tokio::sync::watch::channel(false).0,
         })))
     }
 
@@ -129,9 +133,25 @@ impl AppState {
         &self.0.login_per_address
     }
 
-    /// Wakes the outbox worker after a commit that queued messages.
+    /// Wakes the outbox worker and the live streams after a commit that queued notices.
     pub fn wake_outbox(&self) {
         self.0.outbox_wakeup.notify_one();
+        self.0.feed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Ends every live stream (at shutdown, so the server can stop).
+    pub fn close_streams(&self) {
+        self.0.closing.send_replace(true);
+    }
+
+    /// Whether the server is shutting down.
+    pub fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.0.closing.subscribe()
+    }
+
+    /// A receiver that changes whenever notices were committed in this process.
+    pub fn feed_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.0.feed.subscribe()
     }
 
     /// The in-memory match index.

@@ -31,4 +31,10 @@ pub struct BookingNoticeData {
     pub recipient_name: String,
     /// A link to the booking in the web app.
     pub link: String,
+    /// End of the visit, RFC 3339, when the message carries a calendar file.
+    #[serde(default)]
+    pub ends_at: Option<String>,
+    /// Where the visit takes place, when the message carries a calendar file.
+    #[serde(default)]
+    pub location: Option<String>,
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, Message};
+use lettre::message::{Attachment, Mailbox, Message, MultiPart};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use crate::Rendered;
@@ -82,10 +82,17 @@ impl Mailer {
             .from(self.from.clone())
             .to(to)
             .subject(msg.subject.clone())
-            .message_id(Some(format!("<{stable_id}@{}>", self.message_id_domain)))
-            .header(ContentType::TEXT_PLAIN)
-            .body(msg.text.clone())
-            .map_err(|e| DeliveryError::Permanent(format!("building the message: {e}")))?;
+            .message_id(Some(format!("<{stable_id}@{}>", self.message_id_domain)));
+        let alternative = MultiPart::alternative_plain_html(msg.text.clone(), msg.html.clone());
+        let body = match &msg.calendar {
+            Some(ics) => {
+                let kind = ContentType::parse("text/calendar; charset=utf-8; method=PUBLISH")
+                    .map_err(|e| DeliveryError::Permanent(format!("calendar type: {e}")))?;
+                MultiPart::mixed().multipart(alternative).singlepart(Attachment::new("visit.ics".into()).body(ics.clone(), kind))
+            }
+            None => alternative,
+        };
+        let email = email.multipart(body).map_err(|e| DeliveryError::Permanent(format!("building the message: {e}")))?;
         match &self.transport {
             Transport::Smtp(t) => t.send(email).await.map(drop).map_err(|e| {
                 if e.is_permanent() { DeliveryError::Permanent(e.to_string()) } else { DeliveryError::Transient(e.to_string()) }

@@ -14,6 +14,45 @@ pub struct Rendered {
     pub subject: String,
     /// Plain-text body.
     pub text: String,
+    /// The same as HTML.
+    pub html: String,
+    /// An iCalendar file for the visit, on confirmations.
+    pub calendar: Option<String>,
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn escape_ics(s: &str) -> String {
+    s.replace('\\', "\\\\").replace(';', "\\;").replace(',', "\\,").replace('\n', "\\n")
+}
+
+fn ics_time(rfc3339: &str) -> Option<String> {
+    rfc3339.parse::<Timestamp>().ok().map(|t| t.strftime("%Y%m%dT%H%M%SZ").to_string())
+}
+
+/// An RFC 5545 calendar with the visit, the same bytes on every retry.
+pub fn calendar(data: &BookingNoticeData) -> Option<String> {
+    let start = ics_time(&data.starts_at)?;
+    let end = ics_time(data.ends_at.as_deref()?)?;
+    let lines = [
+        "BEGIN:VCALENDAR".to_owned(),
+        "VERSION:2.0".to_owned(),
+        "PRODID:-//Quartier//Neighbourhood helpers//EN".to_owned(),
+        "METHOD:PUBLISH".to_owned(),
+        "BEGIN:VEVENT".to_owned(),
+        format!("UID:{}@quartier", data.booking_id),
+        format!("DTSTAMP:{start}"),
+        format!("DTSTART:{start}"),
+        format!("DTEND:{end}"),
+        format!("SUMMARY:{}", escape_ics(&format!("{} ({} / {})", data.service_name, data.customer_name, data.helper_name))),
+        format!("LOCATION:{}", escape_ics(data.location.as_deref().unwrap_or(""))),
+        format!("URL:{}", data.link),
+        "END:VEVENT".to_owned(),
+        "END:VCALENDAR".to_owned(),
+    ];
+    Some(lines.join("\r\n") + "\r\n")
 }
 
 /// Renders a notice for a reader in their language, with times in `data.time_zone`.
@@ -32,9 +71,19 @@ pub fn render(notice: Notice, locale: Locale, data: &BookingNoticeData) -> Rende
         Locale::It => ("Buongiorno", "Dettagli", "Il vostro team Quartier"),
         Locale::En => ("Hello", "Details", "Your Quartier team"),
     };
+    let body = fill(line);
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:system-ui,sans-serif;line-height:1.5\"><p>{hello} {},</p><p>{}</p>\
+         <p><a href=\"{}\" style=\"color:#0f766e\">{see}</a></p><p>{bye}</p></body></html>",
+        escape_html(&data.recipient_name),
+        escape_html(&body),
+        escape_html(&data.link),
+    );
     Rendered {
         subject: fill(subject),
-        text: format!("{hello} {},\n\n{}\n\n{see}: {}\n\n{bye}\n", data.recipient_name, fill(line), data.link),
+        text: format!("{hello} {},\n\n{}\n\n{see}: {}\n\n{bye}\n", data.recipient_name, body, data.link),
+        html,
+        calendar: calendar(data),
     }
 }
 
@@ -206,6 +255,8 @@ mod tests {
             helper_name: "Luca".into(),
             recipient_name: "Luca".into(),
             link: "http://localhost:8080/#/bookings/b1".into(),
+            ends_at: Some("2026-07-01T12:45:00Z".into()),
+            location: Some("Seestrasse 1, 8002 Zürich".into()),
         }
     }
 
@@ -213,6 +264,18 @@ mod tests {
     fn times_are_shown_in_the_readers_zone() {
         let r = render(Notice::Accepted, Locale::En, &data());
         assert!(r.subject.contains("01.07.2026 14:00"), "{}", r.subject);
+    }
+
+    #[test]
+    fn confirmations_carry_a_calendar_file_and_html() {
+        let r = render(Notice::Accepted, Locale::En, &data());
+        let ics = r.calendar.expect("calendar");
+        assert!(ics.contains("DTSTART:20260701T120000Z\r\nDTEND:20260701T124500Z"), "{ics}");
+        assert!(ics.contains("LOCATION:Seestrasse 1\\, 8002 Zürich"), "{ics}");
+        assert!(r.html.contains("<a href=\"http://localhost:8080/#/bookings/b1\""));
+        let mut no_end = data();
+        no_end.ends_at = None;
+        assert!(render(Notice::Accepted, Locale::En, &no_end).calendar.is_none());
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub struct Application {
     store: Store,
     workers: Vec<tokio::task::JoinHandle<()>>,
     stop: watch::Sender<bool>,
+    state: AppState,
 }
 
 /// Opens the database named by the settings and brings its schema up to date.
@@ -163,10 +164,10 @@ impl Application {
         let workers = vec![
             tokio::spawn(worker::run(store.clone(), mailer(&settings)?, cfg, wakeup, stop_rx.clone())),
             tokio::spawn(follow),
-            tokio::spawn(quartier_api::process::run_timers(state, Duration::from_millis(settings.timer_poll_ms), stop_rx)),
+            tokio::spawn(quartier_api::process::run_timers(state.clone(), Duration::from_millis(settings.timer_poll_ms), stop_rx)),
         ];
         tracing::info!(port, backend = store.backend().as_str(), "quartier is listening");
-        Ok(Self { listener, port, router, store, workers, stop })
+        Ok(Self { listener, port, router, store, workers, stop, state })
     }
 
     /// The port actually bound.
@@ -182,6 +183,12 @@ impl Application {
     /// Serves until `shutdown` resolves, then stops the workers and closes the database.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let app = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let state = self.state.clone();
+        let shutdown = async move {
+            shutdown.await;
+            // Live streams never end by themselves: close them so the server can stop.
+            state.close_streams();
+        };
         axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
         let _ = self.stop.send(true);
         for w in self.workers {

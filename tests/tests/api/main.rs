@@ -7,6 +7,7 @@ mod auth;
 mod bookings;
 mod broadcast;
 mod errors;
+mod feed;
 mod idempotency;
 mod matching;
 mod money;
