@@ -155,15 +155,14 @@ pub async fn accept(app: &AppState, request_id: &str, helper: &str) -> ApiResult
     let now = now_ms();
     let mut tx = app.store().begin().await?;
     let r = requests::get(&mut tx, request_id).await?.ok_or_else(|| ApiError::not_found("booking"))?;
-    if requests::open_offer(&mut tx, request_id, helper).await?.is_none() {
-        let ever = requests::offered_helpers(&mut tx, request_id).await?.iter().any(|h| h == helper);
-        if !ever {
-            return Err(ApiError::not_found("booking"));
-        }
-        if r.state == "taken" {
-            return Err(ApiError::conflict("already_taken", "Another helper took this request first."));
-        }
-        return Err(ApiError::conflict("offer_closed", "This offer is no longer open."));
+    match requests::offer_state(&mut tx, request_id, helper).await?.as_deref() {
+        Some("open") => {}
+        None => return Err(ApiError::not_found("booking")),
+        // Lost means another helper took it first (read in the same order as it was written, so a
+        // request read a moment earlier as still open cannot hide that).
+        Some("lost" | "accepted") => return Err(ApiError::conflict("already_taken", "Another helper took this request first.")),
+        Some(_) if r.state == "taken" => return Err(ApiError::conflict("already_taken", "Another helper took this request first.")),
+        Some(_) => return Err(ApiError::conflict("offer_closed", "This offer is no longer open.")),
     }
     if !requests::take(&mut tx, request_id, helper, now).await? {
         return Err(ApiError::conflict("already_taken", "Another helper took this request first."));

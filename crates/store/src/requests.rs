@@ -214,6 +214,16 @@ pub async fn open_offer(conn: &mut Conn, request_id: &str, helper_id: &str) -> R
     .await?)
 }
 
+/// The state of a helper's offer of a request (`None` if it was never offered to them).
+pub async fn offer_state(conn: &mut Conn, request_id: &str, helper_id: &str) -> Result<Option<String>, StoreError> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT state FROM offers WHERE request_id = $1 AND helper_id = $2")
+        .bind(request_id)
+        .bind(helper_id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(|(s,)| s))
+}
+
 /// A helper's open offers with their requests, soonest first.
 pub async fn open_offers_for(conn: &mut Conn, helper_id: &str, now: i64) -> Result<Vec<RequestRow>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(
