@@ -84,6 +84,12 @@ async fn notify(
         link: format!("{}/#/bookings/{}", app.config().public_url.trim_end_matches('/'), r.id),
         ends_at: None,
         location: None,
+        action_link: if notice == Notice::Requested {
+            let ttl = std::time::Duration::from_secs(u64::from(app.config().offer_ttl_minutes) * 60 + 60);
+            Some(process::accept_link(app, &to.id, &r.id, ttl)?)
+        } else {
+            None
+        },
     };
     process::deliver_notice(tx, to, notice, &data).await?;
     Ok(())

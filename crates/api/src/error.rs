@@ -114,6 +114,11 @@ impl ApiError {
         self
     }
 
+    /// The detail for the client.
+    pub fn detail(&self) -> String {
+        self.detail.clone()
+    }
+
     /// The stable code.
     pub fn code(&self) -> &'static str {
         self.code

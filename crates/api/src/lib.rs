@@ -69,6 +69,7 @@ pub fn api_parts() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::bookings::router())
         .merge(routes::conversation::router())
         .merge(routes::feed::router())
+        .merge(routes::links::router())
         .merge(routes::money::router())
         .merge(routes::ops::router())
         .split_for_parts()

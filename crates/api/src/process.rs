@@ -248,10 +248,22 @@ pub async fn queue_notices(tx: &mut Tx, app: &AppState, booking: &bookings::Book
             link: format!("{}/#/bookings/{}", app.config().public_url.trim_end_matches('/'), booking.id),
             ends_at: with_calendar.then(|| Timestamp::from_millisecond(booking.ends_at).unwrap_or_default().to_string()),
             location: with_calendar.then(|| booking.address.clone()),
+            action_link: if *notice == Notice::Requested && *party == Party::Helper {
+                let ttl = std::time::Duration::from_secs(u64::from(app.config().request_ttl_minutes) * 60 + 3600);
+                Some(accept_link(app, &to.id, &booking.id, ttl)?)
+            } else {
+                None
+            },
         };
         deliver_notice(tx, to, *notice, &data).await?;
     }
     Ok(())
+}
+
+/// A signed link with which `user` accepts `booking` from the e-mail, valid for `ttl`.
+pub fn accept_link(app: &AppState, user: &str, booking: &str, ttl: std::time::Duration) -> ApiResult<String> {
+    let token = app.tokens().sign_link(user, booking, "accept", ttl)?;
+    Ok(format!("{}/v1/links/{token}", app.config().public_url.trim_end_matches('/')))
 }
 
 /// Writes one notice for one person: an e-mail into the outbox and an entry in their in-app feed

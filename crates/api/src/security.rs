@@ -78,6 +78,55 @@ impl Tokens {
     }
 }
 
+#[derive(Debug, Serialize, Deserialize)]
+struct LinkClaims {
+    sub: String,
+    booking: String,
+    action: String,
+    iss: String,
+    exp: u64,
+}
+
+/// What a signed e-mail link lets its holder do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The person the link was sent to.
+    pub user: UserId,
+    /// The booking (or request) it is about.
+    pub booking: String,
+    /// The step it takes, e.g. `accept`.
+    pub action: String,
+}
+
+const LINK_ISSUER: &str = "quartier-link";
+
+impl Tokens {
+    /// A signed, expiring token for one step on one booking by one person (for links in e-mails).
+    pub fn sign_link(&self, user: &str, booking: &str, action: &str, valid_for: Duration) -> Result<String, ApiError> {
+        let exp = jiff::Timestamp::now().as_second().max(0).unsigned_abs() + valid_for.as_secs();
+        let claims =
+            LinkClaims { sub: user.to_owned(), booking: booking.to_owned(), action: action.to_owned(), iss: LINK_ISSUER.to_owned(), exp };
+        jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &self.encoding).map_err(ApiError::internal)
+    }
+
+    /// Checks a link token: our key, the link issuer (an access token is not a link), not expired.
+    pub fn verify_link(&self, token: &str) -> Result<Link, ApiError> {
+        let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.leeway = 5;
+        validation.set_issuer(&[LINK_ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        let data = jsonwebtoken::decode::<LinkClaims>(token, &self.decoding, &validation).map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => {
+                ApiError::invalid_token("This link has expired; open the booking in the app instead.").with_code("link_expired")
+            }
+            _ => ApiError::invalid_token("This link is not valid; open the booking in the app instead.").with_code("invalid_link"),
+        })?;
+        let user =
+            data.claims.sub.parse::<UserId>().map_err(|_| ApiError::invalid_token("This link is not valid.").with_code("invalid_link"))?;
+        Ok(Link { user, booking: data.claims.booking, action: data.claims.action })
+    }
+}
+
 /// A new refresh token and the hash under which it is stored.
 pub fn new_refresh_token() -> (String, String) {
     let mut bytes = [0u8; 32];
@@ -183,6 +232,19 @@ mod tests {
         assert_eq!((caller.id, caller.role), (id, Role::Helper));
         let other = Tokens::new(&[8u8; 32], Duration::from_secs(900));
         assert_eq!(other.verify_access(&tok).map(|_| ()).map_err(|e| e.code()), Err("invalid_token"));
+    }
+
+    #[test]
+    fn links_round_trip_expire_and_are_not_access_tokens() {
+        let t = Tokens::new(&[7u8; 32], Duration::from_secs(900));
+        let user = UserId::new();
+        let link = t.sign_link(&user.to_string(), "b1", "accept", Duration::from_secs(60)).expect("sign");
+        assert_eq!(t.verify_link(&link).expect("valid"), Link { user, booking: "b1".into(), action: "accept".into() });
+        assert!(t.verify_access(&link).is_err(), "a link is not an access token");
+        let access = t.issue_access(user, Role::Helper).expect("issue");
+        assert!(t.verify_link(&access).is_err(), "an access token is not a link");
+        let other = Tokens::new(&[8u8; 32], Duration::from_secs(900));
+        assert_eq!(other.verify_link(&link).map_err(|e| e.code()), Err("invalid_link"));
     }
 
     #[test]

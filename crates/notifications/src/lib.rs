@@ -37,4 +37,7 @@ pub struct BookingNoticeData {
     /// Where the visit takes place, when the message carries a calendar file.
     #[serde(default)]
     pub location: Option<String>,
+    /// A signed, expiring link that takes the step the message asks for (accept a request).
+    #[serde(default)]
+    pub action_link: Option<String>,
 }

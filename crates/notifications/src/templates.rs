@@ -65,6 +65,12 @@ pub fn render(notice: Notice, locale: Locale, data: &BookingNoticeData) -> Rende
             .replace("{customer}", &data.customer_name)
             .replace("{helper}", &data.helper_name)
     };
+    let accept = match locale {
+        Locale::De => "Annehmen",
+        Locale::Fr => "Accepter",
+        Locale::It => "Accettare",
+        Locale::En => "Accept",
+    };
     let (hello, see, bye) = match locale {
         Locale::De => ("Grüezi", "Details", "Ihr Quartier-Team"),
         Locale::Fr => ("Bonjour", "Détails", "Votre équipe Quartier"),
@@ -74,14 +80,21 @@ pub fn render(notice: Notice, locale: Locale, data: &BookingNoticeData) -> Rende
     let body = fill(line);
     let html = format!(
         "<!doctype html><html><body style=\"font-family:system-ui,sans-serif;line-height:1.5\"><p>{hello} {},</p><p>{}</p>\
-         <p><a href=\"{}\" style=\"color:#0f766e\">{see}</a></p><p>{bye}</p></body></html>",
+         <p>{}<a href=\"{}\" style=\"color:#0f766e\">{see}</a></p><p>{bye}</p></body></html>",
         escape_html(&data.recipient_name),
         escape_html(&body),
+        data.action_link
+            .as_deref()
+            .map(|a| format!("<a href=\"{}\" style=\"color:#0f766e;font-weight:bold\">{accept}</a> &middot; ", escape_html(a)))
+            .unwrap_or_default(),
         escape_html(&data.link),
     );
     Rendered {
         subject: fill(subject),
-        text: format!("{hello} {},\n\n{}\n\n{see}: {}\n\n{bye}\n", data.recipient_name, body, data.link),
+        text: match &data.action_link {
+            Some(a) => format!("{hello} {},\n\n{}\n\n{accept}: {a}\n{see}: {}\n\n{bye}\n", data.recipient_name, body, data.link),
+            None => format!("{hello} {},\n\n{}\n\n{see}: {}\n\n{bye}\n", data.recipient_name, body, data.link),
+        },
         html,
         calendar: calendar(data),
     }
@@ -257,6 +270,7 @@ mod tests {
             link: "http://localhost:8080/#/bookings/b1".into(),
             ends_at: Some("2026-07-01T12:45:00Z".into()),
             location: Some("Seestrasse 1, 8002 Zürich".into()),
+            action_link: None,
         }
     }
 

@@ -127,3 +127,38 @@ both_backends! {
         app.finish().await;
     }
 }
+
+/// The first `/v1/links/...` URL in a raw message, undoing quoted-printable soft line breaks.
+fn link_in(mail: &str) -> String {
+    let flat = mail.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
+    let at = flat.find("/v1/links/").expect("the mail carries a signed link");
+    flat[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '-' | '_')).collect()
+}
+
+both_backends! {
+    async fn a_helper_accepts_from_the_signed_link_in_the_mail(app) {
+        let (helper_id, _, helper_email) = app.helper_with_profile(&["wifi"]).await;
+        let (_, customer, _) = app.signed_up("customer").await;
+        let b = book(&app, &customer, &helper_id, &start_in_days(3, 9)).await;
+        let mail = wait_for_mail(&helper_email, "New request").await;
+        let path = link_in(&mail);
+        // Opening the link (as a mail scanner would) changes nothing.
+        let shown = app.client.get(format!("{}{path}", app.base)).send().await.expect("get");
+        assert_eq!(shown.status(), StatusCode::OK);
+        assert!(shown.text().await.expect("html").contains("<form method=\"post\""));
+        let id = b["id"].as_str().expect("id");
+        assert_eq!(app.get(&format!("/v1/bookings/{id}"), Some(&customer)).await.body["state"], "requested");
+        let accepted = app.client.post(format!("{}{path}", app.base)).send().await.expect("post");
+        assert_eq!(accepted.status(), StatusCode::OK);
+        let now = app.get(&format!("/v1/bookings/{id}"), Some(&customer)).await;
+        assert_eq!(now.body["state"], "accepted");
+        let by_link = now.body["timeline"].as_array().expect("timeline").iter().any(|e| e["action"] == "accept" && e["actor"] == "helper");
+        assert!(by_link, "{}", now.text);
+        let again = app.client.post(format!("{}{path}", app.base)).send().await.expect("post");
+        assert_eq!(again.status(), StatusCode::CONFLICT);
+        let forged = app.client.post(format!("{}{}x", app.base, path)).send().await.expect("post");
+        assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+        app.drain_outbox().await;
+        app.finish().await;
+    }
+}

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod conversation;
 pub mod feed;
 pub mod helpers;
+pub mod links;
 pub mod matching;
 pub mod money;
 pub mod ops;
