@@ -14,7 +14,7 @@ mod time;
 pub use id::{BookingId, Id, UserId};
 pub use money::{Currency, Money};
 pub use people::{Email, Locale, PersonName, Role, Skill};
-pub use place::GeoPoint;
+pub use place::{DistanceBucket, GeoPoint};
 pub use time::TimeWindow;
 
 /// Why a raw value could not become a domain value.

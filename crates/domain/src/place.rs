@@ -39,9 +39,90 @@ impl GeoPoint {
     }
 }
 
+/// How far the helper travels, as the bucket helpers and customers see (never exact metres).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize, Default)]
+pub enum DistanceBucket {
+    /// Under 1 km.
+    #[default]
+    #[serde(rename = "under_1km")]
+    Under1Km,
+    /// 1 to 2 km.
+    #[serde(rename = "1_2km")]
+    From1To2Km,
+    /// 2 to 5 km.
+    #[serde(rename = "2_5km")]
+    From2To5Km,
+    /// 5 to 10 km.
+    #[serde(rename = "5_10km")]
+    From5To10Km,
+    /// More than 10 km.
+    #[serde(rename = "over_10km")]
+    Over10Km,
+}
+
+impl DistanceBucket {
+    /// Every bucket, nearest first.
+    pub const ALL: [DistanceBucket; 5] = [
+        DistanceBucket::Under1Km,
+        DistanceBucket::From1To2Km,
+        DistanceBucket::From2To5Km,
+        DistanceBucket::From5To10Km,
+        DistanceBucket::Over10Km,
+    ];
+
+    /// The bucket a distance in metres falls into (edges at 1, 2, 5 and 10 km, each
+    /// edge belonging to the farther bucket).
+    pub fn of_metres(m: f64) -> Self {
+        match m {
+            m if m < 1_000.0 => Self::Under1Km,
+            m if m < 2_000.0 => Self::From1To2Km,
+            m if m < 5_000.0 => Self::From2To5Km,
+            m if m < 10_000.0 => Self::From5To10Km,
+            _ => Self::Over10Km,
+        }
+    }
+
+    /// The wire name: `under_1km`, `1_2km`, `2_5km`, `5_10km` or `over_10km`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Under1Km => "under_1km",
+            Self::From1To2Km => "1_2km",
+            Self::From2To5Km => "2_5km",
+            Self::From5To10Km => "5_10km",
+            Self::Over10Km => "over_10km",
+        }
+    }
+
+    /// The bucket with this wire name, if any.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|b| b.as_str() == s)
+    }
+
+    /// A short English label, e.g. `2-5 km`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Under1Km => "under 1 km",
+            Self::From1To2Km => "1-2 km",
+            Self::From2To5Km => "2-5 km",
+            Self::From5To10Km => "5-10 km",
+            Self::Over10Km => "over 10 km",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn buckets_have_the_documented_edges_and_names() {
+        assert_eq!(DistanceBucket::of_metres(999.0), DistanceBucket::Under1Km);
+        assert_eq!(DistanceBucket::of_metres(1_000.0), DistanceBucket::From1To2Km);
+        assert_eq!(DistanceBucket::of_metres(10_000.0), DistanceBucket::Over10Km);
+        for b in DistanceBucket::ALL {
+            assert_eq!(DistanceBucket::parse(b.as_str()), Some(b));
+        }
+    }
 
     #[test]
     fn out_of_range_coordinates_are_refused() {

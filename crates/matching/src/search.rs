@@ -395,7 +395,7 @@ impl MatchIndex {
         let rating = (f64::from(s.rating_sum) + 4.0 * 5.0) / (f64::from(s.rating_count) + 5.0);
         let values = [
             // From the bucket, not the metres: an exact score would reveal the exact distance.
-            bucket.score(),
+            crate::distance_score(bucket),
             if speaks { 1.0 } else { 0.7 },
             ((rating - 1.0) / 4.0).clamp(0.0, 1.0),
             (f64::from(s.completed) + 0.9 * 5.0) / (f64::from(s.completed + s.let_down) + 5.0),

@@ -29,77 +29,7 @@ use crate::{
     rounding::{FULL_BPS, apply_bps, format_bps},
 };
 
-/// How far the helper travels, as the bucket helpers and customers see (never exact metres).
-///
-/// Mirrors `quartier_matching::DistanceBucket`; the wire names are the same.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
-pub enum DistanceBucket {
-    /// Under 1 km.
-    #[default]
-    #[serde(rename = "under_1km")]
-    Under1Km,
-    /// 1 to 2 km.
-    #[serde(rename = "1_2km")]
-    From1To2Km,
-    /// 2 to 5 km.
-    #[serde(rename = "2_5km")]
-    From2To5Km,
-    /// 5 to 10 km.
-    #[serde(rename = "5_10km")]
-    From5To10Km,
-    /// More than 10 km.
-    #[serde(rename = "over_10km")]
-    Over10Km,
-}
-
-impl DistanceBucket {
-    /// Every bucket, nearest first.
-    pub const ALL: [DistanceBucket; 5] = [
-        DistanceBucket::Under1Km,
-        DistanceBucket::From1To2Km,
-        DistanceBucket::From2To5Km,
-        DistanceBucket::From5To10Km,
-        DistanceBucket::Over10Km,
-    ];
-
-    /// The bucket a distance in metres falls into (same edges as matching: 1, 2, 5, 10 km,
-    /// each edge belonging to the farther bucket).
-    pub fn of_metres(m: f64) -> Self {
-        match m {
-            m if m < 1_000.0 => Self::Under1Km,
-            m if m < 2_000.0 => Self::From1To2Km,
-            m if m < 5_000.0 => Self::From2To5Km,
-            m if m < 10_000.0 => Self::From5To10Km,
-            _ => Self::Over10Km,
-        }
-    }
-
-    /// The wire name: `under_1km`, `1_2km`, `2_5km`, `5_10km` or `over_10km`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Under1Km => "under_1km",
-            Self::From1To2Km => "1_2km",
-            Self::From2To5Km => "2_5km",
-            Self::From5To10Km => "5_10km",
-            Self::Over10Km => "over_10km",
-        }
-    }
-
-    /// The bucket with this wire name, if any.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|b| b.as_str() == s)
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            Self::Under1Km => "under 1 km",
-            Self::From1To2Km => "1-2 km",
-            Self::From2To5Km => "2-5 km",
-            Self::From5To10Km => "5-10 km",
-            Self::Over10Km => "over 10 km",
-        }
-    }
-}
+pub use quartier_domain::DistanceBucket;
 
 /// The travel fee for each distance bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
