@@ -167,7 +167,7 @@ pub async fn apply_in(
         _ => {}
     }
     let mut timers_to_set: Vec<Timer> = step.timers.to_vec();
-    if let Some(t) = ledger_effect(tx, &b, &mut next, who, action, step.to, now).await? {
+    if let Some(t) = ledger_effect(tx, &b, &mut next, action, step.to, now).await? {
         timers_to_set.push(t);
     }
     if !bookings::update_details(tx, &next, from.as_str(), now).await? {
@@ -398,7 +398,6 @@ async fn ledger_effect(
     tx: &mut Tx,
     b: &bookings::BookingRow,
     next: &mut bookings::BookingRow,
-    who: &Who,
     action: Action,
     to: BookingState,
     now: i64,
@@ -435,7 +434,6 @@ async fn ledger_effect(
         }
         _ => return Ok(None),
     };
-    let _ = who;
     let t = t.map_err(crate::money::ledger_error)?;
     crate::money::post(tx, &b.id, &b.helper_id, &t).await?;
     Ok(None)
