@@ -52,7 +52,8 @@ pub async fn seed_demo(store: &Store, settings: &Settings, helper_count: usize, 
     };
 
     let mut tx = store.begin().await?;
-    users::insert(&mut tx, &user(demo::OPERATOR_EMAIL, "Olivia Operator", "operator", "en")).await?;
+    let operator = user(demo::OPERATOR_EMAIL, "Olivia Operator", "operator", "en");
+    users::insert(&mut tx, &operator).await?;
     let customers = demo::customers();
     for c in &customers {
         users::insert(&mut tx, &user(&c.email, &c.name, "customer", c.locale)).await?;
@@ -93,6 +94,26 @@ pub async fn seed_demo(store: &Store, settings: &Settings, helper_count: usize, 
             },
         )
         .await?;
+        quartier_store::vetting::submit(
+            &mut tx,
+            &quartier_store::vetting::ApplicationRow {
+                user_id: row.id.clone(),
+                status: "applied".into(),
+                legal_name: h.name.clone(),
+                birth_date: "1985-06-15".into(),
+                iban: demo_iban(i),
+                quiz: "[1,1,0,1,2]".into(),
+                submitted_at: now,
+                decided_at: None,
+                decided_by: None,
+                reason: None,
+                appeal: None,
+                appealed_at: None,
+                appeal_against: None,
+            },
+        )
+        .await?;
+        quartier_store::vetting::decide(&mut tx, &row.id, "applied", "approved", &operator.id, "Demo helper, vetted", now).await?;
         if (i + 1) % 50 == 0 || i + 1 == total {
             writeln!(out, "  helpers {:>4}/{total}", i + 1)?;
         }

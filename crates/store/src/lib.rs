@@ -29,6 +29,7 @@ pub mod outbox;
 pub mod requests;
 pub mod timers;
 pub mod users;
+pub mod vetting;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres");

@@ -193,6 +193,10 @@ fn stats_of(r: Option<&StatsRow>, rating: Option<&RatingRow>) -> HelperStats {
 
 /// One helper's record, or `None` when they have no profile.
 pub async fn load_one(conn: &mut Conn, helper_id: &str, spec: &LoadSpec) -> Result<Option<HelperRecord>, StoreError> {
+    // Only approved helpers are matched and receive offers.
+    if !crate::vetting::is_approved(conn, helper_id).await? {
+        return Ok(None);
+    }
     let Some(profile) = helpers::get(conn, helper_id).await? else {
         return Ok(None);
     };
@@ -221,6 +225,8 @@ pub async fn load_all(conn: &mut Conn, spec: &LoadSpec) -> Result<Vec<HelperReco
             break;
         }
     }
+    let approved: std::collections::HashSet<String> = crate::vetting::approved_ids(conn).await?.into_iter().collect();
+    profiles.retain(|p| approved.contains(&p.user_id));
     let schedules: HashMap<String, ScheduleRow> =
         availability::all_schedules(conn).await?.into_iter().map(|s| (s.user_id.clone(), s)).collect();
     let mut exceptions: HashMap<String, Vec<ExceptionRow>> = HashMap::new();

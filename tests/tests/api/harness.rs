@@ -26,6 +26,7 @@ pub struct TestApp {
     pub backend: Backend,
     pub store: quartier_store::Store,
     pub database_url: String,
+    operator_token: tokio::sync::OnceCell<String>,
     pg: Option<(String, String)>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -89,6 +90,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
         backend,
         store,
         database_url,
+        operator_token: tokio::sync::OnceCell::new(),
         pg,
         stop: Some(stop),
         server: Some(server),
@@ -188,6 +190,7 @@ impl TestApp {
             .request(Method::PUT, "/v1/helper/availability", Some(&token), Some(json!({"rules": all_week, "min_notice_minutes": 0})))
             .await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+        self.approve(&token, r.body["id"].as_str().expect("id")).await;
         (r.body["id"].as_str().expect("id").to_owned(), token, email)
     }
 
@@ -214,6 +217,28 @@ impl TestApp {
             let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await;
         }
         assert!(stuck.is_empty(), "the test left undelivered outbox rows: {stuck:?}");
+    }
+
+    /// The helper applies (valid IBAN, right quiz answers) and an operator approves them: only
+    /// approved helpers receive offers.
+    pub async fn approve(&self, helper_token: &str, helper_id: &str) {
+        let a = self
+            .post(
+                "/v1/helper/application",
+                Some(helper_token),
+                json!({"legal_name": "Test Helper", "birth_date": "1980-05-17", "iban": "CH58 0079 1123 0008 8901 2", "quiz_answers": [1, 1, 0, 1, 2]}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+        let operator = self.operator_token.get_or_init(|| self.operator()).await.clone();
+        let d = self
+            .post(
+                &format!("/v1/ops/helpers/{helper_id}/decision"),
+                Some(&operator),
+                json!({"decision": "approve", "reason": "Identity and quiz checked"}),
+            )
+            .await;
+        assert_eq!(d.status, StatusCode::OK, "{}", d.text);
     }
 
     /// An operator account (operators are never self-registered); returns the access token.

@@ -13,4 +13,5 @@ mod matching;
 mod money;
 mod ops;
 mod sequences;
+mod vetting;
 mod visit;

@@ -32,6 +32,7 @@ async fn helper_at(app: &TestApp, lat: f64, lon: f64, radius: u8, skills: &[&str
     assert_eq!(p.status, StatusCode::OK, "{}", p.text);
     let a = app.request(Method::PUT, "/v1/helper/availability", Some(&token), Some(json!({"rules": rules, "min_notice_minutes": 0}))).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    app.approve(&token, &id).await;
     (id, token)
 }
 

@@ -10,3 +10,4 @@ pub mod links;
 pub mod matching;
 pub mod money;
 pub mod ops;
+pub mod vetting;
