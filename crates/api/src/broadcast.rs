@@ -209,6 +209,7 @@ pub async fn accept(app: &AppState, request_id: &str, helper: &str) -> ApiResult
         paid_at: None,
         completed_at: None,
     };
+    bookings::lock_helper(&mut tx, app.store().backend(), helper).await?;
     bookings::insert(&mut tx, &booking).await?;
     for (at, actor, actor_id, action, from, to) in [
         (r.created_at, Actor::Customer, r.customer_id.clone(), "request", None, "offered"),

@@ -170,6 +170,7 @@ pub async fn apply_in(
     if let Some(t) = ledger_effect(tx, &b, &mut next, action, step.to, now).await? {
         timers_to_set.push(t);
     }
+    bookings::lock_helper(tx, app.store().backend(), &b.helper_id).await?;
     if !bookings::update_details(tx, &next, from.as_str(), now).await? {
         return Err(ApiError::conflict("invalid_transition", "The booking changed meanwhile; reload it and try again."));
     }

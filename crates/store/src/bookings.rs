@@ -70,6 +70,17 @@ const COLUMNS: &str = "id, customer_id, helper_id, service_slug, service_name, a
     signoff_code, pending_extra_units, pending_start, pending_by, failure_cause, quote, policy_version,
     payment_method, paid_at, completed_at";
 
+/// Serialises a helper's booking writes for the rest of the transaction. On PostgreSQL an
+/// advisory lock per helper, so concurrent overlapping bookings queue instead of waiting on each
+/// other inside the exclusion constraint (which can deadlock); SQLite's `BEGIN IMMEDIATE` already
+/// serialises every write.
+pub async fn lock_helper(conn: &mut Conn, backend: crate::Backend, helper_id: &str) -> Result<(), StoreError> {
+    if backend == crate::Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").bind(helper_id).execute(conn).await?;
+    }
+    Ok(())
+}
+
 /// Inserts a booking; an overlap with the helper's other bookings is [`StoreError::SlotTaken`].
 pub async fn insert(conn: &mut Conn, b: &BookingRow) -> Result<(), StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(

@@ -105,7 +105,10 @@ impl From<sqlx::Error> for StoreError {
         if let sqlx::Error::Database(db) = &e {
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
             // PostgreSQL 23P01 exclusion_violation; SQLite: our trigger's RAISE message.
-            if code == "23P01" || db.message().starts_with("slot_taken") {
+            // PostgreSQL 40P01 deadlock_detected: the only lock waits in Quartier's write
+            // transactions are the overlap guard's (an insert waits for an uncommitted overlapping
+            // booking), so a cycle means overlapping bookings raced each other and this one lost.
+            if code == "23P01" || code == "40P01" || db.message().starts_with("slot_taken") {
                 return StoreError::SlotTaken;
             }
             match db.kind() {
@@ -153,7 +156,7 @@ impl Store {
                 Backend::Sqlite => 8,
                 Backend::Postgres => 16,
             })
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(20))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

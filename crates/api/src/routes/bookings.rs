@@ -340,6 +340,7 @@ async fn create_booking(
         paid_at: None,
         completed_at: None,
     };
+    bookings::lock_helper(&mut tx, app.store().backend(), &row.helper_id).await?;
     bookings::insert(&mut tx, &row).await?;
     bookings::insert_event(
         &mut tx,
