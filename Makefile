@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN := target/debug/quartier
 
-.PHONY: run test check fmt lint build bench bench-matching
+.PHONY: run test check fmt lint build bench bench-matching bench-notifications
 
 ## Serve the demo on http://localhost:8080 (embedded SQLite under data/, demo city on first start).
 run: build
@@ -27,9 +27,15 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ## Every benchmark.
-bench: bench-matching
+bench: bench-matching bench-notifications
 
 ## In-process match index vs PostGIS on 100k and 1M synthetic helpers (installs PostGIS with apt
 ## when missing; ARGS="--postgis-1m" also loads 1M into PostGIS). Figures in target/bench/matching.json.
 bench-matching:
 	scripts/bench-matching.sh $(ARGS)
+
+## Outbox -> local SMTP server in messages per second (and each sink's own capacity), booking
+## latency p50/p99 with the SMTP server up and down, on SQLite and PostgreSQL (starts its own
+## PostgreSQL and sinks). Figures in target/bench/notifications.json.
+bench-notifications:
+	scripts/bench-notifications.sh $(ARGS)

@@ -1,11 +1,16 @@
 //! `quartier-bench matching`: the in-process match index against PostGIS on the same synthetic
 //! world around Zurich (see docs and `make bench-matching`).
 //!
+//! `quartier-bench notifications`: outbox -> SMTP throughput and booking latency with the SMTP
+//! server up and down (`make bench-notifications`; see `notifications.rs`).
+//!
 //! The query: the 10 best helpers within 5 km who have the skill, whose own travel radius reaches
 //! the customer, and who are free for 90 minutes between 18:00 and 21:00 (Europe/Zurich) on date
 //! D, with 15-minute buffers around every booking.
 
+mod notifications;
 mod postgis;
+mod smtp;
 mod stats;
 mod world;
 
@@ -38,6 +43,9 @@ enum Cmd {
     /// In-process match index vs PostGIS: "10 best helpers within 5 km free for 90 minutes
     /// between 18:00 and 21:00 on date D".
     Matching(MatchingArgs),
+    /// Outbox -> local SMTP server in messages per second (and each sink's own capacity), and
+    /// booking latency p50/p99 with the SMTP server up and down.
+    Notifications(notifications::NotificationsArgs),
 }
 
 #[derive(clap::Args)]
@@ -96,8 +104,10 @@ struct SizeResult {
 }
 
 fn main() -> anyhow::Result<()> {
-    let Cmd::Matching(args) = Cli::parse().cmd;
-    matching(&args)
+    match Cli::parse().cmd {
+        Cmd::Matching(args) => matching(&args),
+        Cmd::Notifications(args) => notifications::notifications(&args),
+    }
 }
 
 fn parse_size(raw: &str, seed: u64) -> anyhow::Result<Spec> {

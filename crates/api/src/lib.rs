@@ -73,6 +73,7 @@ pub fn api_parts() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::money::router())
         .merge(routes::ops::router())
         .merge(routes::vetting::router())
+        .merge(routes::outbox::router())
         .split_for_parts()
 }
 

@@ -89,8 +89,20 @@ pub struct Settings {
     pub log_level: String,
     /// How often the outbox worker looks for due messages when not woken, milliseconds.
     pub outbox_poll_ms: u64,
-    /// How long a claimed message stays claimed, seconds.
+    /// How long a claimed message stays claimed without renewal, seconds (renewed every third
+    /// of it while the worker sends; one message may take at most half of it).
     pub outbox_lease_secs: u64,
+    /// Messages the outbox worker claims at once.
+    pub outbox_batch_size: u32,
+    /// Messages of a batch sent at the same time (one SMTP connection each).
+    pub outbox_concurrency: u32,
+    /// Wait before the first retry of a message that failed transiently, milliseconds; doubles
+    /// with every further failure.
+    pub outbox_backoff_base_ms: u64,
+    /// Longest wait between retries, milliseconds.
+    pub outbox_backoff_cap_ms: u64,
+    /// A message still failing transiently this many hours after it was queued is dead-lettered.
+    pub outbox_give_up_hours: u64,
     /// How long a chosen helper has to answer a request before it expires, minutes.
     pub request_ttl_minutes: u32,
     /// How long a helper has to answer an offer of an "any helper nearby" request, minutes.
@@ -133,6 +145,11 @@ impl Default for Settings {
             log_level: "info,sqlx=warn,tower_http=info".into(),
             outbox_poll_ms: 1000,
             outbox_lease_secs: 60,
+            outbox_batch_size: 20,
+            outbox_concurrency: 8,
+            outbox_backoff_base_ms: 2_000,
+            outbox_backoff_cap_ms: 15 * 60 * 1000,
+            outbox_give_up_hours: 96,
             index_poll_ms: 500,
             request_ttl_minutes: 120,
             offer_ttl_minutes: 15,

@@ -151,11 +151,7 @@ impl Application {
         })?;
         let port = listener.local_addr()?.port();
         let (stop, stop_rx) = watch::channel(false);
-        let cfg = WorkerConfig {
-            poll: Duration::from_millis(settings.outbox_poll_ms),
-            lease: Duration::from_secs(settings.outbox_lease_secs),
-            batch: 20,
-        };
+        let cfg = WorkerConfig::from_settings(&settings);
         let follow = {
             let (matcher, store, stop) = (matcher.clone(), store.clone(), stop_rx.clone());
             let every = Duration::from_millis(settings.index_poll_ms);

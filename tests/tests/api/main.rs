@@ -12,6 +12,7 @@ mod idempotency;
 mod matching;
 mod money;
 mod ops;
+mod outbox;
 mod sequences;
 mod vetting;
 mod visit;

@@ -10,4 +10,5 @@ pub mod links;
 pub mod matching;
 pub mod money;
 pub mod ops;
+pub mod outbox;
 pub mod vetting;
