@@ -13,6 +13,10 @@
 //!
 //! What remains is the window between the SMTP server's `250` and the `sent` write: a crash there
 //! sends the message again later, with the same `Message-ID` (`<outbox id@domain>`).
+//!
+//! During an outage (a batch in which nothing could be sent and something failed transiently) the
+//! worker pauses before its next claim, doubling from the backoff base up to a minute (or the cap),
+//! so a growing backlog of due retries is probed a batch at a time instead of in a busy loop.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -127,6 +131,8 @@ pub struct Worker {
 
 /// A claimed batch: the messages not yet started and how long the claim is known to hold.
 struct Batch {
+    sent: AtomicU64,
+    retried: AtomicU64,
     owner: String,
     queue: Mutex<VecDeque<outbox::OutboxRow>>,
     held_until: Mutex<Instant>,
@@ -141,6 +147,20 @@ impl Batch {
         *self.held_until.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+/// What one claim came to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// Messages claimed.
+    pub claimed: usize,
+    /// Of those, delivered.
+    pub sent: u64,
+    /// Of those, put back for a later try after a transient failure.
+    pub retried: u64,
+}
+
+/// The longest pause between claims while nothing can be sent.
+const MAX_OUTAGE_PAUSE: Duration = Duration::from_secs(60);
 
 /// Runs one worker until `stop` turns true.
 pub async fn run(store: Store, mailer: Mailer, cfg: WorkerConfig, wakeup: Arc<Notify>, stop: watch::Receiver<bool>) {
@@ -170,15 +190,41 @@ impl Worker {
     /// Claims and sends batches until `stop` turns true.
     pub async fn run(self, wakeup: Arc<Notify>, mut stop: watch::Receiver<bool>) {
         tracing::debug!(worker = %self.id, "outbox worker started");
+        let mut failing: i64 = 0;
         loop {
-            let claimed = match self.tick().await {
-                Ok(n) => n,
+            let report = match self.tick().await {
+                Ok(r) => r,
                 Err(e) => {
                     tracing::error!(error = format!("{:#}", anyhow::Error::from(e)), "outbox: claiming failed");
-                    0
+                    TickReport::default()
                 }
             };
-            if claimed > 0 && !*stop.borrow() {
+            if *stop.borrow() {
+                return;
+            }
+            if report.sent == 0 && report.retried > 0 {
+                // Nothing went out: the server is probably unreachable. Probe again later rather
+                // than churn through every due retry; new messages wait for the probe too.
+                failing += 1;
+                let pause = self.cfg.backoff.delay(failing).min(self.cfg.backoff.cap).min(MAX_OUTAGE_PAUSE);
+                tracing::warn!(
+                    retried = report.retried,
+                    pause_ms = millis(pause),
+                    "outbox: nothing could be sent; pausing before the next claim"
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = stop.changed() => {}
+                }
+                if *stop.borrow() {
+                    return;
+                }
+                continue;
+            }
+            if report.sent > 0 {
+                failing = 0;
+            }
+            if report.claimed > 0 {
                 continue;
             }
             tokio::select! {
@@ -192,8 +238,8 @@ impl Worker {
         }
     }
 
-    /// Claims one batch and handles it; returns how many messages were claimed.
-    pub async fn tick(&self) -> Result<usize, StoreError> {
+    /// Claims one batch and handles it.
+    pub async fn tick(&self) -> Result<TickReport, StoreError> {
         let owner = format!("{}-{}", self.id, self.claims.fetch_add(1, Ordering::Relaxed));
         let started = Instant::now();
         let now = now_ms();
@@ -205,9 +251,15 @@ impl Worker {
         };
         let n = rows.len();
         if n == 0 {
-            return Ok(0);
+            return Ok(TickReport::default());
         }
-        let batch = Arc::new(Batch { owner, queue: Mutex::new(rows.into()), held_until: Mutex::new(started + self.cfg.lease) });
+        let batch = Arc::new(Batch {
+            sent: AtomicU64::new(0),
+            retried: AtomicU64::new(0),
+            owner,
+            queue: Mutex::new(rows.into()),
+            held_until: Mutex::new(started + self.cfg.lease),
+        });
         let (stop_heartbeat, stopped) = oneshot::channel();
         let heartbeat = tokio::spawn(heartbeat(self.store.clone(), self.cfg, batch.clone(), stopped));
         let mut lanes = JoinSet::new();
@@ -221,7 +273,7 @@ impl Worker {
         }
         let _ = stop_heartbeat.send(());
         let _ = heartbeat.await;
-        Ok(n)
+        Ok(TickReport { claimed: n, sent: batch.sent.load(Ordering::Relaxed), retried: batch.retried.load(Ordering::Relaxed) })
     }
 }
 
@@ -268,6 +320,11 @@ async fn lane(store: Store, mailer: Mailer, cfg: WorkerConfig, batch: Arc<Batch>
         let outcome = tokio::time::timeout(cfg.send_timeout(), deliver(&mailer, &row))
             .await
             .unwrap_or_else(|_| Err(DeliveryError::Transient("timed out".into())));
+        match &outcome {
+            Ok(()) => batch.sent.fetch_add(1, Ordering::Relaxed),
+            Err(DeliveryError::Transient(_)) => batch.retried.fetch_add(1, Ordering::Relaxed),
+            Err(DeliveryError::Permanent(_)) => 0,
+        };
         if let Err(e) = record(&store, &cfg, &batch.owner, &row, outcome).await {
             tracing::error!(outbox.id = %row.id, error = format!("{:#}", anyhow::Error::from(e)), "outbox: could not record the outcome; the message is retried after the lease");
         }

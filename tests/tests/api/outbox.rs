@@ -262,17 +262,18 @@ struct Seen {
     last_error: Option<String>,
     lease_owner: Option<String>,
     lease_until: Option<i64>,
+    next_attempt_at: i64,
 }
 
 async fn rows(app: &TestApp) -> BTreeMap<String, Seen> {
-    type Row = (String, String, i64, Option<String>, Option<String>, Option<i64>);
-    let all: Vec<Row> = sqlx::query_as("SELECT id, state, attempts, last_error, lease_owner, lease_until FROM outbox")
+    type Row = (String, String, i64, Option<String>, Option<String>, Option<i64>, i64);
+    let all: Vec<Row> = sqlx::query_as("SELECT id, state, attempts, last_error, lease_owner, lease_until, next_attempt_at FROM outbox")
         .fetch_all(app.store.pool())
         .await
         .expect("outbox rows");
     all.into_iter()
-        .map(|(id, state, attempts, last_error, lease_owner, lease_until)| {
-            (id, Seen { state, attempts, last_error, lease_owner, lease_until })
+        .map(|(id, state, attempts, last_error, lease_owner, lease_until, next_attempt_at)| {
+            (id, Seen { state, attempts, last_error, lease_owner, lease_until, next_attempt_at })
         })
         .collect()
 }
@@ -375,9 +376,19 @@ async fn smtp_outage(backend: Backend) {
     let queued = rows(&app).await.len();
     assert!(queued >= 42, "40 queued notices and at least one per booking request, got {queued}");
 
+    // How far ahead failed messages are scheduled (the backoff), the most seen.
+    let ahead = std::cell::Cell::new(i64::MIN);
+    let watch = |rows: &BTreeMap<String, Seen>| {
+        let now = now_ms();
+        for r in rows.values().filter(|r| r.state == "pending" && r.last_error.is_some()) {
+            ahead.set(ahead.get().max(r.next_attempt_at - now));
+        }
+    };
+
     // Down for at least 2 s: every message is tried, fails and is tried again later.
     let outage = Instant::now();
     let down = wait_rows(&app, Duration::from_secs(10), "every message tried twice while SMTP is down", |rows| {
+        watch(rows);
         rows.values().all(|r| r.attempts >= 2 && r.state != "sent" && r.state != "dead")
     })
     .await;
@@ -389,11 +400,18 @@ async fn smtp_outage(backend: Backend) {
     sink.mode("tempfail").await;
     let tempfail = Instant::now();
     wait_rows(&app, Duration::from_secs(10), "a 451 recorded for every message", |rows| {
+        watch(rows);
         rows.values().all(|r| r.state != "sent" && r.last_error.as_deref().is_some_and(|e| e.contains("451")))
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(2).saturating_sub(tempfail.elapsed())).await;
+    while tempfail.elapsed() < Duration::from_secs(2) {
+        watch(&rows(&app).await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(sink.deliveries().is_empty(), "nothing may arrive while the server answers 451");
+    // Failed messages were put off (backoff), never beyond the 1 s cap.
+    assert!(ahead.get() > 0, "no failed message was scheduled for later: is there a backoff?");
+    assert!(ahead.get() <= 1_000, "a retry was scheduled {} ms ahead, beyond the 1 s cap", ahead.get());
 
     // Up: everything arrives within the backoff cap plus a little, once.
     sink.mode("ok").await;
