@@ -91,3 +91,18 @@ pub fn parse_quote(json: &str) -> ApiResult<Quote> {
 pub fn ledger_error(e: quartier_pricing::LedgerError) -> ApiError {
     ApiError::conflict(e.code(), e.to_string())
 }
+
+/// A payout IBAN as given by a helper: spaces removed, upper-cased, checksum checked, Swiss or
+/// Liechtenstein (a QR-bill needs one of those).
+pub fn swiss_iban(raw: &str) -> ApiResult<String> {
+    let iban: String = raw.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
+    if !quartier_pricing::qrbill::iban_is_valid(&iban) || !(iban.starts_with("CH") || iban.starts_with("LI")) {
+        return Err(ApiError::invalid("invalid_iban", "Give a Swiss or Liechtenstein IBAN (CH.. or LI..); its checksum did not match."));
+    }
+    Ok(iban)
+}
+
+/// Text made safe for HTML pages the API renders (invoices, statements, link pages).
+pub fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}

@@ -27,9 +27,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
+use crate::money::escape_html as escape;
 
 async fn describe(app: &AppState, booking: &str) -> ApiResult<String> {
     let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;

@@ -174,10 +174,7 @@ async fn get_billing(State(app): State<AppState>, caller: Caller) -> ApiResult<J
     responses((status = 200, body = BillingDto), (status = 400, body = Problem, description = "invalid_iban, invalid_address")))]
 async fn put_billing(State(app): State<AppState>, caller: Caller, Body(req): Body<BillingDto>) -> ApiResult<Json<BillingDto>> {
     caller.require(Role::Helper)?;
-    let iban: String = req.iban.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
-    if !quartier_pricing::qrbill::iban_is_valid(&iban) || !(iban.starts_with("CH") || iban.starts_with("LI")) {
-        return Err(ApiError::invalid("invalid_iban", "Give a Swiss or Liechtenstein IBAN (CH.. or LI..); its checksum did not match."));
-    }
+    let iban = crate::money::swiss_iban(&req.iban)?;
     let ok = |s: &str, max: usize| !s.trim().is_empty() && s.chars().count() <= max;
     if !ok(&req.street, 70) || req.house_number.chars().count() > 16 || !ok(&req.postcode, 16) || !ok(&req.town, 35) {
         return Err(ApiError::invalid(
@@ -338,9 +335,7 @@ async fn receipt(State(app): State<AppState>, caller: Caller, Path(id): Path<Str
     Ok(Json(receipt_of(&app, &b).await?))
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
+use crate::money::escape_html as escape;
 
 /// The invoice of a completed visit as a printable page with the Swiss QR-bill. The helper is the
 /// creditor (the platform is not financially involved); the reference is an ISO 11649 creditor

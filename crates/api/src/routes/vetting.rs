@@ -137,10 +137,7 @@ async fn apply(
 ) -> ApiResult<(StatusCode, Json<ApplicationDto>)> {
     caller.require(Role::Helper)?;
     let name = PersonName::parse(&req.legal_name)?;
-    let iban: String = req.iban.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase();
-    if !quartier_pricing::qrbill::iban_is_valid(&iban) || !(iban.starts_with("CH") || iban.starts_with("LI")) {
-        return Err(ApiError::invalid("invalid_iban", "Give a Swiss or Liechtenstein IBAN (CH.. or LI..); its checksum did not match."));
-    }
+    let iban = crate::money::swiss_iban(&req.iban)?;
     let today = Timestamp::now().to_zoned(app.matcher_zone().clone()).date();
     let adult = req.birth_date.checked_add(jiff::Span::new().years(18)).is_ok_and(|d| d <= today);
     if !adult || req.birth_date.year() < 1900 {
