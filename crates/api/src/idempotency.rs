@@ -67,12 +67,18 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         return next.run(req).await;
     };
 
+    // Photo uploads are the one kind of large body; the handler checks their own limit.
+    let (limit, code) = if req.uri().path().ends_with("/photos") {
+        (crate::routes::disputes::MAX_PHOTO_BYTES, "photo_too_large")
+    } else {
+        (MAX_BODY_BYTES, "body_too_large")
+    };
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+    let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => bytes,
         // Over the limit (or the client went away mid-body, when nobody reads the answer).
         Err(_) => {
-            return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "The request body is larger than 64 KiB.")
+            return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, code, format!("The request body is larger than {} KiB.", limit / 1024))
                 .into_response();
         }
     };

@@ -43,7 +43,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
     info(title = "Quartier API", description = "Neighbourhood helpers for small tech jobs: book, match, price, notify."),
     modifiers(&BearerAuth),
     components(schemas(Problem)),
-    tags((name = "auth"), (name = "catalog"), (name = "helpers"), (name = "matching"), (name = "bookings"), (name = "pricing"), (name = "notifications"), (name = "vetting"), (name = "ops"))
+    tags((name = "auth"), (name = "catalog"), (name = "helpers"), (name = "matching"), (name = "bookings"), (name = "pricing"), (name = "notifications"), (name = "vetting"), (name = "disputes"), (name = "ops"))
 )]
 struct ApiDoc;
 
@@ -74,6 +74,7 @@ pub fn api_parts() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::ops::router())
         .merge(routes::vetting::router())
         .merge(routes::outbox::router())
+        .merge(routes::disputes::router())
         .split_for_parts()
 }
 

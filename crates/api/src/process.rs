@@ -27,6 +27,8 @@ pub struct Input {
     pub extra_units: Option<u32>,
     /// A proposed new start.
     pub start: Option<Timestamp>,
+    /// The helper a booking is reassigned to (operators).
+    pub helper_id: Option<String>,
 }
 
 /// Who acts: the role relative to the booking and, for people, their id.
@@ -51,8 +53,12 @@ pub fn visit_code() -> String {
 pub async fn apply(app: &AppState, booking_id: &str, who: &Who, action: Action, input: &Input) -> ApiResult<bookings::BookingRow> {
     let mut tx = app.store().begin().await?;
     let b = bookings::get(&mut tx, booking_id).await?.ok_or_else(|| ApiError::not_found("booking"))?;
+    let before = b.helper_id.clone();
     let updated = apply_in(app, &mut tx, b, who, action, input).await?;
     tx.commit().await.map_err(StoreError::from)?;
+    if before != updated.helper_id {
+        app.refresh_helper(&before).await;
+    }
     app.refresh_helper(&updated.helper_id).await;
     app.wake_outbox();
     Ok(updated)
@@ -164,13 +170,48 @@ pub async fn apply_in(
             next.failure_cause = input.cause.clone();
             note = Some(format!("cause: {}", input.cause.as_deref().unwrap_or("")));
         }
+        Action::Reassign => {
+            let to = input
+                .helper_id
+                .as_deref()
+                .ok_or_else(|| ApiError::invalid("helper_id_required", "Give the `helper_id` of the helper who takes the visit over."))?;
+            if to == b.helper_id {
+                return Err(ApiError::invalid("same_helper", "The booking is already with this helper; choose another one."));
+            }
+            let is_helper = users::by_id(tx, to).await?.is_some_and(|u| u.role == "helper");
+            if !is_helper || !quartier_store::vetting::is_approved(tx, to).await? {
+                return Err(ApiError::conflict("helper_not_approved", "Only an approved helper can take a visit over."));
+            }
+            next.helper_id = to.to_owned();
+        }
         _ => {}
+    }
+    if who.actor == Actor::Operator {
+        // Operators act on behalf of others only with a reason, which both the timeline and the
+        // audit log keep.
+        let reason = input
+            .reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .ok_or_else(|| ApiError::invalid("reason_required", "Operators must give a `reason` when acting on a booking."))?;
+        let operator = who.id.as_deref().unwrap_or("operator");
+        let what = format!("booking.{}", action.as_str());
+        let why = match action {
+            Action::Reassign => format!("{reason} (from helper {} to {})", b.helper_id, next.helper_id),
+            _ => reason.to_owned(),
+        };
+        quartier_store::vetting::audit(tx, &UserId::new().to_string(), operator, &what, &b.id, &why, now).await?;
+        note = Some(reason.to_owned());
     }
     let mut timers_to_set: Vec<Timer> = step.timers.to_vec();
     if let Some(t) = ledger_effect(tx, &b, &mut next, action, step.to, now).await? {
         timers_to_set.push(t);
     }
     bookings::lock_helper(tx, app.store().backend(), &b.helper_id).await?;
+    if next.helper_id != b.helper_id {
+        bookings::lock_helper(tx, app.store().backend(), &next.helper_id).await?;
+    }
     if !bookings::update_details(tx, &next, from.as_str(), now).await? {
         return Err(ApiError::conflict("invalid_transition", "The booking changed meanwhile; reload it and try again."));
     }
@@ -197,6 +238,11 @@ pub async fn apply_in(
     set_timers(tx, &next, &timers_to_set, now, app).await?;
     queue_notices(tx, app, &next, step.notify).await?;
     availability::record_change(tx, &next.helper_id, now).await?;
+    if next.helper_id != b.helper_id {
+        // The helper who had the visit hears it is off their calendar.
+        queue_notices(tx, app, &b, &[(Party::Helper, Notice::Cancelled)]).await?;
+        availability::record_change(tx, &b.helper_id, now).await?;
+    }
     Ok(next)
 }
 
@@ -365,7 +411,9 @@ async fn run_timer(app: &AppState, t: &timers::TimerRow) -> ApiResult<()> {
                 let policy =
                     quartier_store::ledger::policy(&mut tx, b.policy_version).await?.unwrap_or_else(quartier_pricing::default_policy);
                 let completed = Timestamp::from_millisecond(b.completed_at.unwrap_or(b.ends_at)).unwrap_or_default();
-                if balances.held_for_helper() > 0 {
+                // An open dispute holds the payout; the operator's decision releases it.
+                let disputed = quartier_store::disputes::is_open_for(&mut tx, &b.id).await?;
+                if balances.held_for_helper() > 0 && !disputed {
                     let t = quartier_pricing::ledger::release_payout(&balances, completed, Timestamp::now(), policy.dispute_window())
                         .map_err(crate::money::ledger_error)?;
                     crate::money::post(&mut tx, &b.id, &b.helper_id, &t).await?;

@@ -149,13 +149,15 @@ pub enum Action {
     AcceptReschedule,
     /// The other party declines the proposed start (the booking stays as it was).
     DeclineReschedule,
+    /// An operator gives the visit to another helper (with `helper_id` and a reason).
+    Reassign,
     /// Time ran out (timers only).
     Expire,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 17] = [
         Action::Accept,
         Action::Decline,
         Action::Cancel,
@@ -171,6 +173,7 @@ impl Action {
         Action::Reschedule,
         Action::AcceptReschedule,
         Action::DeclineReschedule,
+        Action::Reassign,
         Action::Expire,
     ];
 
@@ -192,6 +195,7 @@ impl Action {
             Action::Reschedule => "reschedule",
             Action::AcceptReschedule => "accept_reschedule",
             Action::DeclineReschedule => "decline_reschedule",
+            Action::Reassign => "reassign",
             Action::Expire => "expire",
         }
     }
@@ -275,11 +279,17 @@ pub enum Notice {
     Reminder24h,
     /// The visit is in an hour.
     Reminder1h,
+    /// An operator gave the visit to another helper.
+    Reassigned,
+    /// A party opened a dispute about the visit.
+    DisputeOpened,
+    /// An operator decided the dispute.
+    DisputeResolved,
 }
 
 impl Notice {
     /// Every notice.
-    pub const ALL: [Notice; 15] = [
+    pub const ALL: [Notice; 18] = [
         Notice::Requested,
         Notice::Accepted,
         Notice::Declined,
@@ -295,6 +305,9 @@ impl Notice {
         Notice::NoShow,
         Notice::Reminder24h,
         Notice::Reminder1h,
+        Notice::Reassigned,
+        Notice::DisputeOpened,
+        Notice::DisputeResolved,
     ];
 
     /// The stored name (the template key).
@@ -315,6 +328,9 @@ impl Notice {
             Notice::NoShow => "booking_no_show",
             Notice::Reminder24h => "booking_reminder_24h",
             Notice::Reminder1h => "booking_reminder_1h",
+            Notice::Reassigned => "booking_reassigned",
+            Notice::DisputeOpened => "dispute_opened",
+            Notice::DisputeResolved => "dispute_resolved",
         }
     }
 }
@@ -576,6 +592,16 @@ pub const TRANSITIONS: &[Transition] = &[
         target: Target::Same,
         notify: &[],
         timers: &[],
+    },
+    Transition {
+        // The old helper is told `Cancelled` by the executor, which knows who they were.
+        from: OPEN,
+        action: Action::Reassign,
+        actors: &[A::Operator],
+        guard: Guard::None,
+        target: Target::To(S::Accepted),
+        notify: &[(P::Customer, Notice::Reassigned), (P::Helper, Notice::Accepted)],
+        timers: &[Timer::Reminder24h, Timer::Reminder1h],
     },
 ];
 

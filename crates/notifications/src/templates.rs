@@ -251,6 +251,51 @@ fn words(notice: Notice, locale: Locale) -> (&'static str, &'static str) {
         (Reminder1h, Fr) => ("Dans une heure : {service}", "« {service} » ({customer} avec {helper}) commence le {when}."),
         (Reminder1h, It) => ("Tra un'ora: {service}", "«{service}» ({customer} con {helper}) inizia il {when}."),
         (Reminder1h, En) => ("In one hour: {service}", "\"{service}\" ({customer} with {helper}) starts on {when}."),
+        (Reassigned, De) => (
+            "Neue Helferin oder neuer Helfer: {service} am {when}",
+            "Ein Operator hat «{service}» am {when} an {helper} übergeben. Die Zeit bleibt gleich.",
+        ),
+        (Reassigned, Fr) => {
+            ("Nouvelle personne : {service} le {when}", "Un opérateur a confié « {service} » du {when} à {helper}. L'heure reste la même.")
+        }
+        (Reassigned, It) => {
+            ("Nuova persona: {service} il {when}", "Un operatore ha affidato «{service}» del {when} a {helper}. L'orario resta invariato.")
+        }
+        (Reassigned, En) => {
+            ("New helper: {service} on {when}", "An operator gave \"{service}\" on {when} to {helper}. The time stays the same.")
+        }
+        (DisputeOpened, De) => (
+            "Reklamation eröffnet: {service}",
+            "Zu «{service}» vom {when} ({customer} mit {helper}) wurde eine Reklamation eröffnet. Sie können Ihre Sicht in der App schildern; ein Operator entscheidet.",
+        ),
+        (DisputeOpened, Fr) => (
+            "Litige ouvert : {service}",
+            "Un litige a été ouvert pour « {service} » du {when} ({customer} avec {helper}). Donnez votre version dans l'application ; un opérateur décidera.",
+        ),
+        (DisputeOpened, It) => (
+            "Contestazione aperta: {service}",
+            "È stata aperta una contestazione per «{service}» del {when} ({customer} con {helper}). Date la vostra versione nell'app; deciderà un operatore.",
+        ),
+        (DisputeOpened, En) => (
+            "Dispute opened: {service}",
+            "A dispute was opened about \"{service}\" on {when} ({customer} with {helper}). Give your side in the app; an operator will decide.",
+        ),
+        (DisputeResolved, De) => (
+            "Reklamation entschieden: {service}",
+            "Ein Operator hat die Reklamation zu «{service}» vom {when} entschieden. Den Entscheid und seine Begründung finden Sie in der App.",
+        ),
+        (DisputeResolved, Fr) => (
+            "Litige tranché : {service}",
+            "Un opérateur a tranché le litige concernant « {service} » du {when}. La décision et ses motifs sont dans l'application.",
+        ),
+        (DisputeResolved, It) => (
+            "Contestazione decisa: {service}",
+            "Un operatore ha deciso la contestazione per «{service}» del {when}. La decisione e la motivazione sono nell'app.",
+        ),
+        (DisputeResolved, En) => (
+            "Dispute decided: {service}",
+            "An operator decided the dispute about \"{service}\" on {when}. The decision and its reasons are in the app.",
+        ),
     }
 }
 

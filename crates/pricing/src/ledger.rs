@@ -558,6 +558,20 @@ pub fn release_payout(
     )
 }
 
+/// Releases everything still held for the helper once an operator has decided a dispute (the
+/// decision replaces the wait for the window). Nothing held is [`LedgerError::NothingToPost`].
+pub fn release_decided(balances: &Balances) -> Result<Transaction, LedgerError> {
+    let held = balances.held_for_helper();
+    if held <= 0 {
+        return Err(LedgerError::NothingToPost);
+    }
+    let held = money(held)?;
+    tx(
+        TransactionKind::PayoutReleased,
+        vec![Posting::debit(Account::HelperPayoutHeld, held), Posting::credit(Account::HelperPayable, held)],
+    )
+}
+
 /// Pays `amount` of what is payable to the helper: by bank transfer, or by the helper keeping
 /// cash they took for this booking.
 pub fn payout_paid(balances: &Balances, amount: Money, channel: PayoutChannel) -> Result<Transaction, LedgerError> {

@@ -83,7 +83,7 @@ pub fn default_policy() -> Policy {
         customer_no_show_helper_bps: 10_000,
         helper_no_show_penalty: Money::chf(20),
         helper_no_show_refund_bps: 10_000,
-        dispute_window_hours: 72,
+        dispute_window_hours: 336,
     }
 }
 

@@ -164,7 +164,8 @@ pub async fn update_details(conn: &mut Conn, b: &BookingRow, expected_state: &st
     let r = sqlx::query(
         "UPDATE bookings SET state = $3, starts_at = $4, ends_at = $5, blocked_from = $6, blocked_to = $7,
              price_rappen = $8, extra_units = $9, pending_extra_units = $10, pending_start = $11, pending_by = $12,
-             failure_cause = $13, updated_at = $14, quote = $15, payment_method = $16, paid_at = $17, completed_at = $18
+             failure_cause = $13, updated_at = $14, quote = $15, payment_method = $16, paid_at = $17, completed_at = $18,
+             helper_id = $19
          WHERE id = $1 AND state = $2",
     )
     .bind(&b.id)
@@ -185,6 +186,7 @@ pub async fn update_details(conn: &mut Conn, b: &BookingRow, expected_state: &st
     .bind(&b.payment_method)
     .bind(b.paid_at)
     .bind(b.completed_at)
+    .bind(&b.helper_id)
     .execute(conn)
     .await?;
     Ok(r.rows_affected() == 1)

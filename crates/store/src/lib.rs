@@ -20,6 +20,7 @@ pub mod availability;
 pub mod bookings;
 pub mod catalog;
 pub mod conversation;
+pub mod disputes;
 pub mod feed;
 pub mod helpers;
 pub mod idempotency;

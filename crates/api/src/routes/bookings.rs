@@ -136,7 +136,7 @@ fn local_rfc3339(ms: i64, zone: &str) -> String {
     Timestamp::from_millisecond(ms).unwrap_or_default().to_zoned(tz).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
 }
 
-fn to_dto(b: bookings::BookingRow, viewer: &Caller, timeline: Option<Vec<bookings::EventRow>>) -> BookingDto {
+pub(crate) fn to_dto(b: bookings::BookingRow, viewer: &Caller, timeline: Option<Vec<bookings::EventRow>>) -> BookingDto {
     let viewer_id = viewer.id.to_string();
     let state: BookingState = b.state.parse().unwrap_or(BookingState::Requested);
     let is_customer = b.customer_id == viewer_id;
@@ -565,7 +565,8 @@ pub struct TransitionRequest {
     /// `accept`, `decline`, `cancel`, `confirm`, `en_route`, `arrive` (with `code`: the start code),
     /// `propose_change` (with `extra_units`), `approve_change`, `reject_change`, `complete` (with
     /// `code`: the customer's sign-off code), `report_failed` (with `cause`), `mark_no_show`,
-    /// `reschedule` (with `start`), `accept_reschedule`, `decline_reschedule`.
+    /// `reschedule` (with `start`), `accept_reschedule`, `decline_reschedule`; operators also
+    /// `reassign` (with `helper_id`). Operators always give a `reason`.
     action: String,
     /// Why (kept in the timeline), up to 500 characters.
     #[serde(default)]
@@ -582,6 +583,9 @@ pub struct TransitionRequest {
     /// The proposed new start for `reschedule`, RFC 3339.
     #[serde(default)]
     start: Option<Timestamp>,
+    /// The helper who takes the visit over, for `reassign` (operators only, with a `reason`).
+    #[serde(default)]
+    helper_id: Option<String>,
 }
 
 /// Move a booking along its process. A step not possible in the current state is 409
@@ -637,7 +641,14 @@ async fn transition(
     };
     drop(conn);
     let who = process::Who { actor, id: Some(caller.id.to_string()) };
-    let input = process::Input { reason: req.reason, code: req.code, cause: req.cause, extra_units: req.extra_units, start: req.start };
+    let input = process::Input {
+        reason: req.reason,
+        code: req.code,
+        cause: req.cause,
+        extra_units: req.extra_units,
+        start: req.start,
+        helper_id: req.helper_id,
+    };
     let updated = process::apply(&app, &b.id, &who, action, &input).await?;
     let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
     let events = bookings::events(&mut conn, &updated.id).await?;

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod bookings;
 pub mod catalog;
 pub mod conversation;
+pub mod disputes;
 pub mod feed;
 pub mod helpers;
 pub mod links;
