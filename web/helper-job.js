@@ -42,13 +42,7 @@ function draw(body, b) {
   const keep = document.activeElement && body.contains(document.activeElement) ? document.activeElement.id : null;
   const titleEl = body.parentElement?.querySelector('h1');
   if (titleEl) titleEl.textContent = serviceName(b);
-  body.replaceChildren(
-    summary(b),
-    stepper(b),
-    actions(b, body),
-    messages(b),
-    review(b),
-    timeline(b));
+  body.replaceChildren(...[summary(b), stepper(b), actions(b, body), messages(b), review(b), timeline(b)].filter(Boolean));
   if (keep) document.getElementById(keep)?.focus();
 }
 

@@ -3,7 +3,7 @@
 // service area drawn as SVG, and the calendar link.
 import { $, h, t, api, formatDateTime } from './common.js';
 import { field, errorBox, showError, busy, toast, nextId, isCode, isNetworkError, setOffline, errorText } from './helper-ui.js';
-import { session, route } from './helper.js';
+import { session, route, signOut } from './helper.js';
 
 const ZURICH = { lat: 47.3779, lon: 8.5403 };
 const LANGS = ['de', 'fr', 'it', 'en'];
@@ -324,7 +324,8 @@ function accountSection() {
     h('dl', { class: 'facts' },
       h('div', {}, h('dt', {}, t('auth.name')), h('dd', {}, me.name)),
       h('div', {}, h('dt', {}, t('auth.email')), h('dd', {}, me.email))),
-    h('p', { class: 'hint' }, t('acct.lang')));
+    h('p', { class: 'hint' }, t('acct.lang')),
+    h('button', { class: 'button secondary block', type: 'button', id: 'logout', onclick: signOut }, t('auth.signout')));
 }
 
 export const refreshProfile = () => route({ keepFocus: true });

@@ -124,6 +124,8 @@ const en = {
   'svc.guest-wifi': 'Guest Wi-Fi set-up', 'svc.wifi-coverage': 'Better Wi-Fi at home', 'svc.router-setup': 'New router set-up', 'svc.tv-box': 'TV box installation',
   'svc.smartphone-setup': 'New smartphone and data transfer', 'svc.printer-setup': 'Printer and scanner set-up', 'svc.smart-home': 'Smart-home device',
   'svc.pc-cleanup': 'Computer clean-up', 'svc.app-coaching': 'App coaching',
+  'svc.video-call': 'Video calls for the family', 'svc.email-setup': 'E-mail on all devices', 'svc.backup-photos': 'Photo backup', 'svc.tablet-setup': 'New tablet for beginners', 'svc.streaming-tv': 'Streaming on the TV',
+  'skill.video_call': 'Video calls', 'skill.email': 'E-mail',
 
   'err.already_taken': 'Already taken: another helper accepted this request first.', 'err.wrong_start_code': 'That start code is wrong. Ask the customer for the code in their booking.',
   'err.wrong_signoff_code': 'That sign-off code is wrong. The customer finds it in their booking.', 'err.invalid_transition': 'This step is not possible right now. Reload the job.',
@@ -258,6 +260,8 @@ const de = {
   'svc.guest-wifi': 'Gäste-WLAN einrichten', 'svc.wifi-coverage': 'Besseres WLAN zu Hause', 'svc.router-setup': 'Neuen Router einrichten', 'svc.tv-box': 'TV-Box installieren',
   'svc.smartphone-setup': 'Neues Smartphone und Datenübertragung', 'svc.printer-setup': 'Drucker und Scanner einrichten', 'svc.smart-home': 'Smart-Home-Gerät',
   'svc.pc-cleanup': 'Computer aufräumen', 'svc.app-coaching': 'App-Coaching',
+  'svc.video-call': 'Videoanrufe mit der Familie', 'svc.email-setup': 'E-Mail auf allen Geräten', 'svc.backup-photos': 'Fotos sichern', 'svc.tablet-setup': 'Neues Tablet für Einsteiger', 'svc.streaming-tv': 'Streaming auf dem Fernseher',
+  'skill.video_call': 'Videoanrufe', 'skill.email': 'E-Mail',
 
   'err.already_taken': 'Bereits vergeben: Eine andere Person hat die Anfrage zuerst angenommen.', 'err.wrong_start_code': 'Der Startcode stimmt nicht. Fragen Sie nach dem Code in der Buchung.',
   'err.wrong_signoff_code': 'Der Abschlusscode stimmt nicht. Die Kundschaft findet ihn in der Buchung.', 'err.invalid_transition': 'Dieser Schritt ist jetzt nicht möglich. Laden Sie den Einsatz neu.',
@@ -406,6 +410,8 @@ const fr = {
   'svc.guest-wifi': 'Wi-Fi invités', 'svc.wifi-coverage': 'Meilleur Wi-Fi à la maison', 'svc.router-setup': 'Installation d’un nouveau routeur', 'svc.tv-box': 'Installation de la box TV',
   'svc.smartphone-setup': 'Nouveau smartphone et transfert de données', 'svc.printer-setup': 'Installation imprimante et scanner', 'svc.smart-home': 'Appareil connecté',
   'svc.pc-cleanup': 'Nettoyage de l’ordinateur', 'svc.app-coaching': 'Coaching d’applications',
+  'svc.video-call': 'Appels vidéo avec la famille', 'svc.email-setup': 'E-mail sur tous les appareils', 'svc.backup-photos': 'Sauvegarde des photos', 'svc.tablet-setup': 'Nouvelle tablette pour débutants', 'svc.streaming-tv': 'Streaming sur la télévision',
+  'skill.video_call': 'Appels vidéo', 'skill.email': 'E-mail',
 
   'err.already_taken': 'Déjà prise: une autre aide a accepté cette demande en premier.', 'err.wrong_start_code': 'Ce code de début est faux. Demandez au client le code de sa réservation.',
   'err.wrong_signoff_code': 'Ce code de validation est faux. Le client le trouve dans sa réservation.', 'err.invalid_transition': 'Cette étape n’est pas possible maintenant. Rechargez la mission.',
@@ -554,6 +560,8 @@ const it = {
   'svc.guest-wifi': 'Wi-Fi per ospiti', 'svc.wifi-coverage': 'Wi-Fi migliore a casa', 'svc.router-setup': 'Configurazione nuovo router', 'svc.tv-box': 'Installazione TV box',
   'svc.smartphone-setup': 'Nuovo smartphone e trasferimento dati', 'svc.printer-setup': 'Configurazione stampante e scanner', 'svc.smart-home': 'Dispositivo smart home',
   'svc.pc-cleanup': 'Pulizia del computer', 'svc.app-coaching': 'Coaching per app',
+  'svc.video-call': 'Videochiamate con la famiglia', 'svc.email-setup': 'E-mail su tutti i dispositivi', 'svc.backup-photos': 'Backup delle foto', 'svc.tablet-setup': 'Nuovo tablet per principianti', 'svc.streaming-tv': 'Streaming sul televisore',
+  'skill.video_call': 'Videochiamate', 'skill.email': 'E-mail',
 
   'err.already_taken': 'Già assegnata: un altro aiutante ha accettato per primo.', 'err.wrong_start_code': 'Il codice d’inizio è sbagliato. Chiedi al cliente il codice della prenotazione.',
   'err.wrong_signoff_code': 'Il codice di conferma è sbagliato. Il cliente lo trova nella prenotazione.', 'err.invalid_transition': 'Questo passo ora non è possibile. Ricarica l’incarico.',

@@ -78,7 +78,6 @@ export const currentRoute = () => currentView;
 
 function renderAuth(root, notice) {
   $('#tabbar').hidden = true;
-  $('#logout').hidden = !signedIn();
   const err = errorBox();
   if (notice) err.textContent = notice;
   const loginForm = h('form', { class: 'form', id: 'login-form', role: 'tabpanel', 'aria-labelledby': 'tab-login', novalidate: true },
@@ -151,14 +150,13 @@ async function startSession(me) {
   }
   session.me = me;
   $('#tabbar').hidden = false;
-  $('#logout').hidden = false;
   session.application = undefined;
   await loadApplication().catch(() => {});
   route();
   startLive();
 }
 
-async function signOut() {
+export async function signOut() {
   stopLive();
   await logout();
   session.me = null;
@@ -340,13 +338,13 @@ function vettingCard() {
 
 async function renderOffers(root) {
   const list = h('ul', { id: 'offer-list', class: 'cards', 'aria-live': 'polite', 'aria-relevant': 'additions' });
-  root.append(
+  root.append(...[
     h('div', { class: 'view-head' },
       h('h1', { tabindex: '-1' }, t('offers.title')),
       h('span', { class: 'live-dot', role: 'img', 'aria-label': t('offers.live') }, t('offers.live.short'))),
     vettingCard(),
     h('p', { class: 'lead' }, t('offers.lead')),
-    list);
+    list].filter(Boolean));
   drawOffers();
   await refreshOffers();
 }
@@ -460,7 +458,6 @@ async function boot() {
     drawOffers();
   });
   onOfflineChange(() => { drawOffers(); document.dispatchEvent(new Event('quartier:online-changed')); });
-  $('#logout').addEventListener('click', signOut);
   window.addEventListener('hashchange', () => { if (session.me) route(); });
   if (!signedIn()) { renderAuth(main()); return; }
   try {
