@@ -599,7 +599,8 @@ async function bookingView({ params: [id], signal }) {
   async function loadInvoice() {
     const res = await api(`/v1/bookings/${id}/invoice`, { raw: true });
     const html = await res.text();
-    const doc = new DOMParser().parseFromString(html, 'text/html');
+    // The page's own <style> would only trip this page's CSP while parsing; the QR code needs none.
+    const doc = new DOMParser().parseFromString(html.replace(/<style[\s\S]*?<\/style>/gi, ''), 'text/html');
     const svg = doc.querySelector('svg');
     const text = doc.body.textContent || '';
     const account = /Account:\s*([A-Z]{2}[0-9A-Z ]+?)\s*(?:Reference|$)/.exec(text)?.[1]?.trim() ?? '';
@@ -620,6 +621,7 @@ async function bookingView({ params: [id], signal }) {
   // Rebuilds the page, keeping focus and open <details> where they were.
   function draw() {
     if (signal.aborted || !data.booking) return;
+    shown = fingerprint();
     const focusedId = document.activeElement?.id;
     const open = $$('details[open]', view).map((x) => x.id).filter(Boolean);
     const drafts = Object.fromEntries($$('textarea,input[type=text]', view).filter((x) => x.id && x.value).map((x) => [x.id, x.value]));
@@ -629,8 +631,14 @@ async function bookingView({ params: [id], signal }) {
     if (focusedId) document.getElementById(focusedId)?.focus({ preventScroll: true });
   }
 
+  // Redraws only when something changed, so a poll does not disturb what the customer is doing.
+  let shown = '';
+  const fingerprint = () => JSON.stringify([data.booking, data.helper, data.messages, data.receipt, data.reviews, data.dispute, !!data.invoice]);
   async function refresh() {
     await loadAll();
+    const now = fingerprint();
+    if (now === shown) return;
+    shown = now;
     draw();
   }
 
@@ -947,19 +955,24 @@ async function bookingView({ params: [id], signal }) {
     ];
   }
 
-  await loadAll();
-  draw();
+  await refresh();
   current.rerender = draw;
 
-  // Live: every notice about this booking reloads it; a slow poll covers a broken stream.
+  // Live: every notice about this booking reloads it at once. Not every step sends a notice
+  // (the helper's arrival, messages), so while the visit is under way the page also polls.
   let pending = null;
-  const soon = () => {
+  const soon = (delay = 150) => {
     clearTimeout(pending);
-    pending = setTimeout(() => { if (!signal.aborted) refresh().catch(() => {}); }, 150);
+    pending = setTimeout(async () => {
+      if (signal.aborted) return;
+      if (document.visibilityState === 'visible') await refresh().catch(() => {});
+      const live = ['offered', 'requested', 'accepted', 'confirmed', 'en_route', 'on_site'].includes(data.booking?.state);
+      soon(live ? 4000 : 30_000);
+    }, delay);
   };
   stream((ev) => { if (!ev.data?.booking_id || ev.data.booking_id === id) soon(); }, { signal });
-  const poll = setInterval(() => { if (document.visibilityState === 'visible') soon(); }, 20_000);
-  signal.addEventListener('abort', () => { clearInterval(poll); clearTimeout(pending); });
+  soon(4000);
+  signal.addEventListener('abort', () => clearTimeout(pending));
 }
 
 /* ---------- account ---------- */

@@ -190,7 +190,17 @@ async function newPage(browser, { server, test, viewport, mobile, locale = 'de-C
   page.problems = [];
   page.on('pageerror', (e) => page.problems.push(`uncaught: ${e.message}`));
   page.on('console', (m) => {
-    if (m.type() === 'error') page.problems.push(`console: ${m.text()}`);
+    // A failed request shows as a response below (a 404 is often expected: "no dispute yet").
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) page.problems.push(`console: ${m.text()}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 500) page.problems.push(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`);
+  });
+  // Say where a CSP violation comes from (the console message does not).
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      console.error(`CSP ${e.violatedDirective} at ${e.sourceFile}:${e.lineNumber}:${e.columnNumber} (${e.sample || e.blockedURI})`);
+    });
   });
   const dir = join(SCREENSHOTS, server.backend, test);
   pageInfo.set(page, { server, dir });
@@ -293,4 +303,39 @@ export function nextZurich(day, hh, mm = 0, minDays = 1) {
     if (wd === day % 7) return `${parts.year}-${parts.month}-${parts.day}T${String(hh).padStart(2, '0')}:${String(mm).padStart(2, '0')}`;
   }
   throw new Error('unreachable');
+}
+
+/**
+ * A signed-in API client on the Node side (for the other party of a test: a helper accepting,
+ * an operator deciding). `call(path, {method, body})` returns the parsed JSON, throws on >= 400.
+ */
+export async function client(server, email, { password = DEMO_PASSWORD } = {}) {
+  const res = await fetch(`${server.url}/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  if (!res.ok) throw new Error(`login ${email}: HTTP ${res.status} ${await res.text()}`);
+  const { access_token: token } = await res.json();
+  const call = async (path, { method = 'GET', body } = {}) => {
+    const headers = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (method === 'POST') headers['Idempotency-Key'] = randomUUID();
+    const r = await fetch(`${server.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await r.text();
+    if (!r.ok) throw new Error(`${method} ${path} as ${email}: HTTP ${r.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
+  const me = await call('/v1/me');
+  return { token, me, call };
+}
+
+/** The demo e-mail of the helper with this id (demo helpers are helper001 ... helper200). */
+export async function demoHelperEmail(server, helperId, count = 200) {
+  for (let i = 1; i <= count; i += 1) {
+    const email = `helper${String(i).padStart(3, '0')}@demo.quartier.ch`;
+    const c = await client(server, email);
+    if (c.me.id === helperId) return email;
+  }
+  throw new Error(`no demo helper has id ${helperId}`);
 }
