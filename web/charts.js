@@ -72,9 +72,12 @@ export function comboChart(options) {
   svg.append(s('rect', { class: 'chart-bg', x: 0, y: 0, width, height, fill: '#ffffff' }));
 
   // Title and legend (the legend wraps onto more rows when needed).
-  svg.append(s('text', { class: 'chart-title', x: 12, y: 22, fill: TEXT, 'font-size': 16, 'font-weight': 700 }, title));
+  const titleLines = wrap(title, 16, width - 24);
+  titleLines.forEach((line, i) => {
+    svg.append(s('text', { class: 'chart-title', x: 12, y: 22 + i * 20, fill: TEXT, 'font-size': 16, 'font-weight': 700 }, line));
+  });
   let lx = 12;
-  let ly = 44;
+  let ly = 44 + (titleLines.length - 1) * 20;
   const legendItems = [...series.map((se) => ({ name: se.name, color: se.color, kind: se.kind, index: se.index }))];
   if (benchmark) legendItems.push({ name: benchmark.label, color: BENCH, kind: 'benchmark' });
   for (const item of legendItems) {
@@ -91,15 +94,18 @@ export function comboChart(options) {
   }
 
   // Plot area.
+  const lineSeries = series.filter((se) => se.kind === 'line');
   const top = ly + 22;
   const left = 64;
-  const right = 16;
-  const bottom = 58;
+  const right = benchmark ? 48 : 16;
+  // Below the plot: the category labels, one row of values per line, the axis title.
+  const bottom = 58 + lineSeries.length * 18;
   const pw = width - left - right;
   const ph = height - top - bottom;
   const all = series.flatMap((se) => se.values).filter(isNum);
   if (benchmark && isNum(benchmark.value)) all.push(benchmark.value);
-  const scale = percent ? { max: Math.max(1, ...all), step: 0.2 } : niceScale(Math.max(0, ...all));
+  const scale = options.yMax ? { max: options.yMax, step: options.yMax / 5 } : niceScale(Math.max(0, ...all) * 1.05);
+  const tick = percent ? (v) => `${Number((v * 100).toFixed(1))}%` : format;
   const y = (v) => top + ph - (v / scale.max) * ph;
 
   const axis = s('g', { class: 'chart-axis' });
@@ -107,7 +113,7 @@ export function comboChart(options) {
     const yy = y(v);
     axis.append(s('line', { class: 'chart-grid', x1: left, x2: left + pw, y1: yy, y2: yy, stroke: GRID, 'stroke-width': 1 }));
     axis.append(s('text', { class: 'chart-muted', x: left - 8, y: yy + 4, 'text-anchor': 'end', fill: MUTED, 'font-size': 12 },
-      percent ? `${Math.round(v * 100)}%` : format(v)));
+      tick(v)));
   }
   axis.append(s('line', { class: 'chart-baseline', x1: left, x2: left + pw, y1: y(0), y2: y(0), stroke: MUTED, 'stroke-width': 1.5 }));
   // Axis titles.
@@ -134,9 +140,20 @@ export function comboChart(options) {
       const g = s('g', { class: `chart-bars series-${se.index}` });
       se.values.forEach((v, i) => {
         const x = left + gw * i + (gw - inner) / 2 + k * bw;
-        const label = s('text', {
-          class: 'chart-value', x: x + bw / 2, y: (isNum(v) ? y(v) : y(0)) - 4, 'text-anchor': 'middle', fill: TEXT, 'font-size': fs,
-        }, show(v));
+        // Narrow bars get their value turned upright: inside the bar in white when it is tall
+        // enough (every series colour has 4.5:1 with white), else above it.
+        const upright = bw < 16;
+        const inside = upright && isNum(v) && y(0) - y(v) > approxWidth(show(v), 11) + 6;
+        const base = isNum(v) ? y(v) : y(0);
+        const label = upright
+          ? s('text', {
+            class: inside ? 'chart-value-inside' : 'chart-value', x: 0, y: 0, 'font-size': 11, fill: inside ? '#ffffff' : TEXT,
+            'text-anchor': inside ? 'end' : 'start', 'font-weight': inside ? 700 : null,
+            transform: `translate(${(x + bw / 2 + 4).toFixed(1)} ${(inside ? base + 4 : base - 4).toFixed(1)}) rotate(-90)`,
+          }, show(v))
+          : s('text', {
+            class: 'chart-value', x: x + bw / 2, y: base - 4, 'text-anchor': 'middle', fill: TEXT, 'font-size': fs,
+          }, show(v));
         if (isNum(v)) {
           g.append(s('rect', {
             x: x + 1, y: y(v), width: Math.max(1, bw - 2), height: Math.max(0, y(0) - y(v)), fill: se.color,
@@ -155,12 +172,13 @@ export function comboChart(options) {
       class: 'chart-benchmark', x1: left, x2: left + pw, y1: yy, y2: yy, stroke: BENCH, 'stroke-width': 2, 'stroke-dasharray': '6 4',
     }));
     svg.append(s('text', {
-      class: 'chart-benchmark-text', x: left + pw - 4, y: yy - 6, 'text-anchor': 'end', fill: BENCH, 'font-size': 12, 'font-weight': 700,
+      class: 'chart-benchmark-text', x: left + pw + 4, y: yy + 4, 'text-anchor': 'start', fill: BENCH, 'font-size': 12, 'font-weight': 700,
     }, show(benchmark.value)));
   }
 
-  // Lines with points and values (alternately above and below the point).
-  series.filter((se) => se.kind === 'line').forEach((se, k) => {
+  // Lines with points; their values are written in rows under the category labels (one row per
+  // line, in the line's colour, marked at the left), so labels never collide with each other.
+  lineSeries.forEach((se, k) => {
     const g = s('g', { class: `chart-line series-${se.index}` });
     let path = '';
     let pen = false;
@@ -170,24 +188,30 @@ export function comboChart(options) {
       pen = true;
     });
     if (path) g.append(s('path', { d: path.trim(), fill: 'none', stroke: se.color, 'stroke-width': 2.5, 'stroke-linejoin': 'round' }));
+    const rowY = top + ph + 36 + k * 18;
+    g.append(s('line', { x1: left - 40, x2: left - 24, y1: rowY - 4, y2: rowY - 4, stroke: se.color, 'stroke-width': 3 }));
     se.values.forEach((v, i) => {
-      if (!isNum(v)) {
-        g.append(s('text', { class: 'chart-muted', x: cx(i), y: y(0) - 6 - k * 14, 'text-anchor': 'middle', fill: MUTED, 'font-size': 11 }, noData));
-        return;
-      }
-      g.append(s('circle', { cx: cx(i), cy: y(v), r: 4, fill: se.color }, s('title', {}, `${categories[i]}: ${se.name} ${show(v)}`)));
-      const below = k % 2 === 1;
-      let ty = below ? y(v) + 17 : y(v) - 9;
-      if (ty > y(0) - 2) ty = y(v) - 9;
-      if (ty < top + 10) ty = y(v) + 17;
+      if (isNum(v)) g.append(s('circle', { cx: cx(i), cy: y(v), r: 4, fill: se.color }, s('title', {}, `${categories[i]}: ${se.name} ${show(v)}`)));
       g.append(s('text', {
-        class: 'chart-value-line', x: cx(i), y: ty, 'text-anchor': 'middle', fill: se.color, 'font-size': 11, 'font-weight': 700,
+        class: 'chart-value-line', x: cx(i), y: rowY, 'text-anchor': 'middle', fill: se.color, 'font-size': 12, 'font-weight': 700,
       }, show(v)));
     });
     svg.append(g);
   });
 
   return svg;
+}
+
+// Splits a text into lines that fit `max` units at font size `size` (approximately).
+function wrap(text, size, max) {
+  const lines = [];
+  let line = '';
+  for (const word of String(text).split(/\s+/)) {
+    const next = line ? `${line} ${word}` : word;
+    if (line && approxWidth(next, size) > max) { lines.push(line); line = word; } else line = next;
+  }
+  if (line) lines.push(line);
+  return lines.length ? lines : [''];
 }
 
 // "Title. W46: Requests 12, Filled 9; W47: ... Benchmark: 70%."

@@ -46,7 +46,7 @@ async function renderList(root, ctx) {
     fill(list, 
       table([
         { key: 'opened_at', label: t('disputes.opened_at'), render: (d) => fmtDate(d.opened_at) },
-        { key: 'service', label: t('disputes.service'), render: (d) => d.service_name || d.service },
+        { key: 'service', label: t('disputes.service'), render: (d) => d.service },
         { key: 'price', label: t('disputes.price'), num: true, render: (d) => fmtMoneyAny(d.price) },
         { key: 'opened_by', label: t('disputes.opened_by'), render: (d) => word('role', d.opened_by) },
         { key: 'reason', label: t('disputes.reason'), render: (d) => word('dispute.reason', d.reason) },
@@ -114,7 +114,9 @@ function draw(body, data, env) {
       [t('disputes.price'), fmtMoneyAny(b.price)],
       resolved ? [t('dispute.outcome'), word('dispute.outcome', d.outcome)] : null,
       resolved ? [t('dispute.refund'), fmtRappen(d.refund_rappen ?? 0)] : null,
-      resolved && d.penalty_rappen ? [t('dispute.penalty'), `${fmtRappen(d.penalty_rappen)}${d.penalty_party ? ` (${word('role', d.penalty_party)})` : ''}`] : null,
+      resolved && d.penalty_rappen ? [t('dispute.penalty'), fmtRappen(d.penalty_rappen)] : null,
+      !resolved && data.refundable_rappen != null ? [t('dispute.refundable'), fmtRappen(data.refundable_rappen)] : null,
+      !resolved && data.held_for_helper_rappen != null ? [t('dispute.held'), fmtRappen(data.held_for_helper_rappen)] : null,
       resolved ? [t('dispute.note'), d.decision_note] : null,
       resolved ? [t('dispute.resolved_at'), fmtDate(d.resolved_at)] : null,
     ]),
@@ -195,7 +197,8 @@ function draw(body, data, env) {
 
 function decisionForm(data, env, body) {
   const d = data.dispute;
-  const price = data.booking?.price?.amount_rappen ?? null;
+  // The most a refund can be: what was charged and not refunded yet (older servers: the price).
+  const price = data.refundable_rappen ?? data.booking?.price?.amount_rappen ?? null;
   const formError = alertBox();
   const form = h('form', { class: 'form', novalidate: true, id: 'resolve-form' });
   const outcomes = ['payout', 'partial_refund', 'refund'];
@@ -206,12 +209,10 @@ function decisionForm(data, env, body) {
   const refundField = field(t('dispute.refund_chf'), refund, price != null ? t('dispute.refund_hint', { price: fmtRappen(price) }) : null);
   refundField.hidden = true;
   const penalty = h('input', { name: 'penalty', inputmode: 'decimal', autocomplete: 'off' });
-  const party = h('select', { name: 'penalty_party' },
-    h('option', { value: 'helper' }, word('role', 'helper')), h('option', { value: 'customer' }, word('role', 'customer')));
   const note = h('textarea', { name: 'note', rows: '3', required: true, maxlength: '2000' });
   const submit = h('button', { type: 'submit', class: 'button' }, t('dispute.resolve'));
   form.append(formError, fs, refundField,
-    h('div', { class: 'field-row' }, field(t('dispute.penalty_chf'), penalty, t('dispute.penalty_hint')), field(t('dispute.penalty_party'), party)),
+    field(t('dispute.penalty_chf'), penalty, t('dispute.penalty_hint')),
     field(t('dispute.note'), note, t('dispute.note_hint')), submit);
   fs.addEventListener('change', () => {
     refundField.hidden = form.outcome.value !== 'partial_refund';
@@ -239,13 +240,12 @@ function decisionForm(data, env, body) {
       const p = parseChf(penalty.value);
       if (p == null || p <= 0) return bad(penalty, 'dispute.bad_amount');
       payload.penalty_rappen = p;
-      payload.penalty_party = party.value;
     }
     if (payload.note.length < 3) return bad(note, 'dispute.note_required');
     await busy(submit, async () => {
       try {
-        await api(`/v1/ops/disputes/${encodeURIComponent(env.id)}/resolve`, { method: 'POST', body: payload });
-        const fresh = await api(`/v1/ops/disputes/${encodeURIComponent(env.id)}`);
+        // The answer is the whole case again, with the decision's ledger entries.
+        const fresh = await api(`/v1/ops/disputes/${encodeURIComponent(env.id)}/resolve`, { method: 'POST', body: payload });
         env.info.textContent = t('dispute.resolved_msg', { outcome: t(`dispute.outcome.${outcome}`) });
         draw(body, fresh, env);
         body.querySelector('#dispute-summary')?.setAttribute('tabindex', '-1');

@@ -62,14 +62,20 @@ function draw(out, m) {
   const ws = m.weeks || [];
   const cats = ws.map(weekLabel);
   const pct = (v) => fmtShare(v);
+  // Drawn for the space there is, so the text stays readable on a phone.
+  const width = Math.round(Math.min(720, Math.max(340, (out.clientWidth || 720) - 20)));
+  const height = width < 560 ? 380 : 340;
+  const size = { width, height };
   const charts = h('div', { class: 'charts' },
     h('figure', { class: 'chart-box', 'data-chart': 'volume' }, comboChart({
+      ...size,
       title: t('kpis.chart.volume'), xLabel: t('kpis.axis.week'), yLabel: t('kpis.axis.requests'), categories: cats,
       bars: [{ name: t('kpis.requests'), values: ws.map((w) => w.requests) }, { name: t('kpis.filled'), values: ws.map((w) => w.accepted) }],
       format: (v) => fmtNumber(v),
     })),
     h('figure', { class: 'chart-box', 'data-chart': 'accept' }, comboChart({
-      title: t('kpis.chart.accept'), xLabel: t('kpis.axis.week'), yLabel: t('kpis.axis.share'), categories: cats, percent: true, format: pct,
+      ...size,
+      title: t('kpis.chart.accept'), xLabel: t('kpis.axis.week'), yLabel: t('kpis.axis.share'), categories: cats, percent: true, format: pct, yMax: 1,
       bars: [
         { name: t('kpis.within_15m'), values: ws.map((w) => w.accept_within_15m) },
         { name: t('kpis.within_1h'), values: ws.map((w) => w.accept_within_1h) },
@@ -78,6 +84,7 @@ function draw(out, m) {
       benchmark: { value: BENCHMARK, label: t('kpis.benchmark_line') },
     })),
     h('figure', { class: 'chart-box', 'data-chart': 'rates' }, comboChart({
+      ...size,
       title: t('kpis.chart.rates'), xLabel: t('kpis.axis.week'), yLabel: t('kpis.axis.share'), categories: cats, percent: true, format: pct,
       lines: [
         { name: t('kpis.dispute_rate'), values: ws.map((w) => w.dispute_rate) },

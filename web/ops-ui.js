@@ -8,10 +8,9 @@ export const uid = (prefix = 'ops') => `${prefix}-${(seq += 1)}`;
 // A section of the console: an <h1> (focusable, so navigation can move focus to it) and content.
 export function sectionHead(titleKey, introKey) {
   const id = uid('title');
-  return [
-    h('h1', { id, tabindex: '-1', class: 'view-title' }, t(titleKey)),
-    introKey ? h('p', { class: 'lead' }, t(introKey)) : null,
-  ];
+  const head = [h('h1', { id, tabindex: '-1', class: 'view-title' }, t(titleKey))];
+  if (introKey) head.push(h('p', { class: 'lead' }, t(introKey)));
+  return head;
 }
 
 // An alert region for errors (role=alert: read out when filled).
