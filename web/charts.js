@@ -20,6 +20,8 @@ const TEXT = '#1b2a28';
 const MUTED = '#4b5f5c';
 const GRID = '#d3e0dd';
 const BENCH = '#b42318';
+// A background-coloured outline behind value texts, so a grid or benchmark line never cuts them.
+const HALO = { stroke: '#ffffff', 'stroke-width': 3, 'paint-order': 'stroke', 'stroke-linejoin': 'round' };
 
 const isNum = (v) => typeof v === 'number' && Number.isFinite(v);
 
@@ -93,6 +95,11 @@ export function comboChart(options) {
     lx += w;
   }
 
+  if (options.horizontal && !lines.length) {
+    drawHorizontal(svg, { top: ly + 22, width, categories, series, benchmark, percent, format, show, xLabel, yLabel, yMax: options.yMax });
+    return svg;
+  }
+
   // Plot area.
   const lineSeries = series.filter((se) => se.kind === 'line');
   const top = ly + 22;
@@ -130,6 +137,17 @@ export function comboChart(options) {
     svg.append(s('text', { class: 'chart-muted', x: cx(i), y: top + ph + 18, 'text-anchor': 'middle', fill: MUTED, 'font-size': 12 }, c));
   });
 
+  // Benchmark line.
+  if (benchmark && isNum(benchmark.value)) {
+    const yy = y(benchmark.value);
+    svg.append(s('line', {
+      class: 'chart-benchmark', x1: left, x2: left + pw, y1: yy, y2: yy, stroke: BENCH, 'stroke-width': 2, 'stroke-dasharray': '6 4',
+    }));
+    svg.append(s('text', {
+      class: 'chart-benchmark-text', x: left + pw + 4, y: yy + 4, 'text-anchor': 'start', fill: BENCH, 'font-size': 12, 'font-weight': 700,
+    }, show(benchmark.value)));
+  }
+
   // Bars, each with its value above it.
   const barSeries = series.filter((se) => se.kind === 'bar');
   if (barSeries.length) {
@@ -152,7 +170,7 @@ export function comboChart(options) {
             transform: `translate(${(x + bw / 2 + 4).toFixed(1)} ${(inside ? base + 4 : base - 4).toFixed(1)}) rotate(-90)`,
           }, show(v))
           : s('text', {
-            class: 'chart-value', x: x + bw / 2, y: base - 4, 'text-anchor': 'middle', fill: TEXT, 'font-size': fs,
+            class: 'chart-value', x: x + bw / 2, y: base - 4, 'text-anchor': 'middle', fill: TEXT, 'font-size': fs, ...HALO,
           }, show(v));
         if (isNum(v)) {
           g.append(s('rect', {
@@ -163,17 +181,6 @@ export function comboChart(options) {
       });
       svg.append(g);
     });
-  }
-
-  // Benchmark line.
-  if (benchmark && isNum(benchmark.value)) {
-    const yy = y(benchmark.value);
-    svg.append(s('line', {
-      class: 'chart-benchmark', x1: left, x2: left + pw, y1: yy, y2: yy, stroke: BENCH, 'stroke-width': 2, 'stroke-dasharray': '6 4',
-    }));
-    svg.append(s('text', {
-      class: 'chart-benchmark-text', x: left + pw + 4, y: yy + 4, 'text-anchor': 'start', fill: BENCH, 'font-size': 12, 'font-weight': 700,
-    }, show(benchmark.value)));
   }
 
   // Lines with points; their values are written in rows under the category labels (one row per
@@ -200,6 +207,69 @@ export function comboChart(options) {
   });
 
   return svg;
+}
+
+// Bars lying down, one group per category from top to bottom, each value written after its bar:
+// the layout for a phone, where upright groups of bars get too thin to carry their numbers.
+// The SVG's height grows with the number of bars.
+function drawHorizontal(svg, { top, width, categories, series, benchmark, percent, format, show, xLabel, yLabel, yMax }) {
+  const left = 58;
+  const right = 52;
+  const barH = 15;
+  const gap = 12;
+  const groupH = series.length * barH + gap;
+  const ph = categories.length * groupH;
+  const pw = width - left - right;
+  const all = series.flatMap((se) => se.values).filter(isNum);
+  if (benchmark && isNum(benchmark.value)) all.push(benchmark.value);
+  const scale = yMax ? { max: yMax, step: yMax / 4 } : niceScale(Math.max(0, ...all) * 1.05, 4);
+  const tick = percent ? (v) => `${Number((v * 100).toFixed(1))}%` : format;
+  const x = (v) => left + (v / scale.max) * pw;
+  const height = top + ph + 56;
+  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  svg.querySelector('.chart-bg').setAttribute('height', height);
+
+  const axis = s('g', { class: 'chart-axis' });
+  for (let v = 0; v <= scale.max + 1e-9; v += scale.step) {
+    axis.append(s('line', { class: 'chart-grid', x1: x(v), x2: x(v), y1: top, y2: top + ph, stroke: GRID, 'stroke-width': 1 }));
+    axis.append(s('text', { class: 'chart-muted', x: x(v), y: top + ph + 16, 'text-anchor': 'middle', fill: MUTED, 'font-size': 12 }, tick(v)));
+  }
+  axis.append(s('line', { class: 'chart-baseline', x1: x(0), x2: x(0), y1: top, y2: top + ph, stroke: MUTED, 'stroke-width': 1.5 }));
+  axis.append(s('text', { class: 'chart-text', x: left + pw / 2, y: top + ph + 40, 'text-anchor': 'middle', fill: TEXT, 'font-size': 13 }, yLabel));
+  axis.append(s('text', {
+    class: 'chart-text', x: 0, y: 0, transform: `translate(14 ${top + ph / 2}) rotate(-90)`, 'text-anchor': 'middle', fill: TEXT, 'font-size': 13,
+  }, xLabel));
+  svg.append(axis);
+
+  categories.forEach((c, i) => {
+    const gy = top + i * groupH + gap / 2;
+    svg.append(s('text', {
+      class: 'chart-muted', x: left - 6, y: gy + (series.length * barH) / 2 + 4, 'text-anchor': 'end', fill: MUTED, 'font-size': 12,
+    }, c));
+  });
+  if (benchmark && isNum(benchmark.value)) {
+    const bx = x(benchmark.value);
+    svg.append(s('line', {
+      class: 'chart-benchmark', x1: bx, x2: bx, y1: top - 6, y2: top + ph, stroke: BENCH, 'stroke-width': 2, 'stroke-dasharray': '6 4',
+    }));
+    svg.append(s('text', {
+      class: 'chart-benchmark-text', x: bx, y: top - 9, 'text-anchor': 'middle', fill: BENCH, 'font-size': 12, 'font-weight': 700,
+    }, show(benchmark.value)));
+  }
+  series.forEach((se, k) => {
+    const g = s('g', { class: `chart-bars series-${se.index}` });
+    se.values.forEach((v, i) => {
+      const by = top + i * groupH + gap / 2 + k * barH;
+      if (isNum(v)) {
+        g.append(s('rect', { x: x(0), y: by + 1, width: Math.max(1, x(v) - x(0)), height: barH - 2, fill: se.color },
+          s('title', {}, `${categories[i]}: ${se.name} ${show(v)}`)));
+      }
+      g.append(s('text', {
+        class: 'chart-value', x: (isNum(v) ? x(v) : x(0)) + 4, y: by + barH - 3, fill: TEXT, 'font-size': 11, ...HALO,
+      }, show(v)));
+    });
+    svg.append(g);
+  });
 }
 
 // Splits a text into lines that fit `max` units at font size `size` (approximately).

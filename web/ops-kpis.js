@@ -65,7 +65,8 @@ function draw(out, m) {
   // Drawn for the space there is, so the text stays readable on a phone.
   const width = Math.round(Math.min(720, Math.max(340, (out.clientWidth || 720) - 20)));
   const height = width < 560 ? 380 : 340;
-  const size = { width, height };
+  // On a phone the bar charts lie down (each value stays next to its bar).
+  const size = { width, height, horizontal: width < 560 };
   const charts = h('div', { class: 'charts' },
     h('figure', { class: 'chart-box', 'data-chart': 'volume' }, comboChart({
       ...size,
