@@ -442,6 +442,7 @@ async function bookView({ params: [slug] }) {
       field('book.duration', extra),
       submit);
     form.addEventListener('submit', (e) => { e.preventDefault(); getQuote(submit, form); });
+    form.addEventListener('input', () => readForm(form));
     form.addEventListener('change', () => readForm(form));
     return section('book.where_when', form);
   }
@@ -607,7 +608,8 @@ async function bookingView({ params: [id], signal }) {
     const reference = /Reference:\s*([A-Z0-9 ]+?)\s*(?:Amount|$)/.exec(text)?.[1]?.trim() ?? '';
     const creditor = doc.querySelector('p strong')?.textContent ?? '';
     const qr = svg ? `data:image/svg+xml;charset=utf-8,${encodeURIComponent(new XMLSerializer().serializeToString(svg))}` : null;
-    return { html, qr, account, reference, creditor };
+    const groups = (x) => x.replace(/\s/g, '').replace(/(.{4})/g, '$1 ').trim(); // IBANs and references are read in fours
+    return { html, qr, account: groups(account), reference: groups(reference), creditor };
   }
 
   async function act(btn, body, doneKey) {
