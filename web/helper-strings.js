@@ -209,7 +209,7 @@ const de = {
 
   'sched.title': 'Arbeitszeiten', 'sched.lead': 'Wann Sie Besuche übernehmen. Anfragen kommen nur für diese Zeiten.',
   'sched.week': 'Jede Woche', 'sched.zone': 'Zeiten in {zone}; sie bleiben bei der Zeitumstellung gleich.',
-  'sched.off': 'Keine Zeiten', 'sched.add': 'Zeit hinzufügen', 'sched.add.label': 'Zeit am {day} hinzufügen',
+  'sched.off': 'Keine Zeiten', 'sched.add': 'Zeit hinzufügen', 'sched.add.label': 'Zeit hinzufügen am {day}',
   'sched.from.label': '{day}, Zeitraum {n}: von', 'sched.to.label': '{day}, Zeitraum {n}: bis', 'sched.remove': '{day} {from}–{to} entfernen',
   'sched.paused': 'Alle Anfragen pausieren (Ferien, volle Wochen)', 'sched.max': 'Höchstens Besuche pro Tag', 'sched.max.none': 'Keine Grenze',
   'sched.notice': 'Kürzeste Vorlaufzeit', 'sched.hours': '{n} Std.', 'sched.days': '{n} Tg.',

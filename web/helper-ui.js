@@ -74,12 +74,12 @@ const offlineListeners = [];
 export const isOffline = () => offline;
 export function onOfflineChange(fn) { offlineListeners.push(fn); }
 export function setOffline(value) {
-  if (offline === value) return;
+  const changed = offline !== value;
   offline = value;
   const banner = $('#offline-banner');
   if (banner) banner.hidden = !offline;
   document.body.classList.toggle('is-offline', offline);
-  for (const fn of offlineListeners) fn(offline);
+  if (changed) for (const fn of offlineListeners) fn(offline);
 }
 window.addEventListener('online', () => setOffline(false));
 window.addEventListener('offline', () => setOffline(true));

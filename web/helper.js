@@ -14,6 +14,7 @@ import { renderProfile, loadApplication } from './helper-profile.js';
 import { renderSchedule } from './helper-schedule.js';
 
 const API_CACHE = 'quartier-helper-api';
+const ME_KEY = 'quartier.helper.me'; // the signed-in helper, for starting without a connection
 const ACTIVE = ['requested', 'accepted', 'confirmed', 'en_route', 'on_site'];
 
 export const session = {
@@ -149,6 +150,7 @@ async function startSession(me) {
     return;
   }
   session.me = me;
+  localStorage.setItem(ME_KEY, JSON.stringify(me));
   $('#tabbar').hidden = false;
   session.application = undefined;
   await loadApplication().catch(() => {});
@@ -162,6 +164,7 @@ export async function signOut() {
   session.me = null;
   session.application = undefined;
   session.offers.clear();
+  localStorage.removeItem(ME_KEY);
   // Cached job data belongs to this helper only.
   if ('caches' in window) await caches.delete(API_CACHE).catch(() => {});
   renderAuth(main());
@@ -464,8 +467,13 @@ async function boot() {
     const me = await api('/v1/me');
     await startSession(me);
   } catch (err) {
-    if (isNetworkError(err)) setOffline(true);
-    if (err instanceof ApiError && err.status === 401) clearTokens();
+    if (isNetworkError(err)) {
+      setOffline(true);
+      // Offline: start with the helper we knew, so cached jobs stay readable.
+      const known = JSON.parse(localStorage.getItem(ME_KEY) || 'null');
+      if (known?.role === 'helper') { await startSession(known); return; }
+    }
+    if (err instanceof ApiError && err.status === 401) { clearTokens(); localStorage.removeItem(ME_KEY); }
     renderAuth(main(), err instanceof ApiError && err.status === 401 ? null : errorText(err));
   }
 }
