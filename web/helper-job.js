@@ -60,7 +60,7 @@ function summary(b) {
 }
 
 function stepper(b) {
-  const at = STEPS.indexOf(b.state);
+  const at = b.state === 'done' ? STEPS.length : STEPS.indexOf(b.state);
   if (at < 0) return null;
   return h('ol', { class: 'stepper', 'aria-label': t('job.progress') },
     ...STEPS.map((s, i) => h('li', {
@@ -249,9 +249,9 @@ function review(b) {
       const mine = r.items.find((x) => x.author === 'helper');
       const theirs = r.items.find((x) => x.author === 'customer');
       wrap.replaceChildren(wrap.firstChild);
-      if (mine) wrap.append(h('p', {}, t('rev.yours', { n: mine.rating })), mine.text ? h('blockquote', {}, mine.text) : null);
+      if (mine) wrap.append(...[h('p', {}, t('rev.yours', { n: mine.rating })), mine.text ? h('blockquote', {}, mine.text) : null].filter(Boolean));
       else wrap.append(form);
-      if (theirs) wrap.append(h('p', {}, t('rev.theirs', { n: theirs.rating })), theirs.text ? h('blockquote', {}, theirs.text) : null);
+      if (theirs) wrap.append(...[h('p', {}, t('rev.theirs', { n: theirs.rating })), theirs.text ? h('blockquote', {}, theirs.text) : null].filter(Boolean));
       else if (r.hidden_from_you || mine) wrap.append(h('p', { class: 'hint' }, t('rev.hidden')));
     } catch { wrap.append(form); }
   };

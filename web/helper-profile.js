@@ -48,11 +48,11 @@ async function drawApplication(slot) {
   }
   const a = session.application;
   if (!a) { await applyForm(wrap, slot); return; }
-  wrap.append(
+  wrap.append(...[
     h('p', {}, h('span', { class: `badge app-${a.status}` }, t(`app.status.${a.status}`))),
     h('p', {}, t(`app.explain.${a.status}`)),
     h('p', { class: 'hint' }, t('app.submitted', { when: formatDateTime(a.submitted_at) })),
-    a.reason ? h('div', { class: 'reason' }, h('h3', {}, t('app.reason')), h('blockquote', {}, a.reason)) : null);
+    a.reason ? h('div', { class: 'reason' }, h('h3', {}, t('app.reason')), h('blockquote', {}, a.reason)) : null].filter(Boolean));
   if (['rejected', 'suspended'].includes(a.status) && !a.appealed) wrap.append(appealForm(slot));
   else if (a.appealed && a.status !== 'appealed') wrap.append(h('p', { class: 'hint' }, t('app.appeal.used')));
 }
