@@ -29,16 +29,23 @@ else
 	runner=(cargo test --workspace --locked --no-fail-fast)
 fi
 
-step "running the tests on SQLite and PostgreSQL"
+step "running the tests on SQLite and PostgreSQL, then the browser tests"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-scripts/test-services.sh "${runner[@]}" 2>&1 | tee "$log"
+# One set of services for both: the browser tests (scripts/browser.sh, headless Chromium against
+# `quartier serve`) run after the cargo tests with the same PostgreSQL and SMTP sink, also when
+# the cargo tests failed; either failing fails make test.
+# shellcheck disable=SC2016
+scripts/test-services.sh bash -c '"$@"; rc=$?; printf "\n==> browser tests (scripts/browser.sh)\n" >&2; scripts/browser.sh || { [ "$rc" -ne 0 ] || rc=1; }; exit "$rc"' \
+	run-tests "${runner[@]}" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 
 sqlite=$(grep -cE '(PASS|ok).*(::|_)sqlite( |$)' "$log" || true)
 postgres=$(grep -cE '(PASS|ok).*(::|_)postgres( |$)' "$log" || true)
-printf '\nmake test: %s integration tests passed on SQLite, %s on PostgreSQL; %ss in all (exit %s)\n' \
-	"$sqlite" "$postgres" "$(( $(date +%s) - start ))" "$status" >&2
+browser_sqlite=$(grep -cE '^✔ .*\(sqlite\)' "$log" || true)
+browser_postgres=$(grep -cE '^✔ .*\(postgres\)' "$log" || true)
+printf '\nmake test: %s integration tests passed on SQLite, %s on PostgreSQL; browser tests: %s passed on SQLite, %s on PostgreSQL; %ss in all (exit %s)\n' \
+	"$sqlite" "$postgres" "$browser_sqlite" "$browser_postgres" "$(( $(date +%s) - start ))" "$status" >&2
 exit "$status"
