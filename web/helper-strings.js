@@ -222,7 +222,7 @@ const de = {
   'exc.off.one': 'Frei am {date}', 'exc.off.range': 'Frei von {from} bis {to}', 'exc.extra.one': 'Zusatzzeit am {date}, {from}–{to}',
   'exc.date.missing': 'Wählen Sie ein Datum.',
 
-  'earn.title': 'Verdienst', 'earn.year': 'Jahr', 'earn.csv': 'Jahresausweis herunterladen (CSV)',
+  'earn.title': 'Verdienst', 'earn.year': 'Jahr', 'earn.csv': 'Jahresauszug herunterladen (CSV)',
   'earn.earned': 'Verdient', 'earn.held': 'Zurückbehalten (Reklamationsfrist läuft)', 'earn.payable': 'Bereit zur Auszahlung', 'earn.cash': 'Bar erhalten',
   'earn.released': 'Freigegeben', 'earn.penalties': 'Abzüge', 'earn.months': 'Nach Monat', 'earn.none': 'In diesem Jahr noch kein Verdienst.',
 

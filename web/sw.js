@@ -1,7 +1,8 @@
 // Service worker of the helper app (registered with scope /helper, so it controls only
 // helper.html). The app shell is cached at install and refreshed on every successful load; the
-// helper's own data (account, application, profile, bookings and their messages) is network-first with the last good answer as the fallback, so accepted jobs stay
-// readable without a connection. Everything else goes straight to the network.
+// helper's own data (account, application, profile, bookings and their messages) is network-first
+// with the last good answer as the fallback, so accepted jobs stay readable without a connection.
+// Everything else goes straight to the network.
 const VERSION = 'v1';
 const SHELL = `quartier-helper-shell-${VERSION}`;
 const API = 'quartier-helper-api';
