@@ -309,6 +309,9 @@ const en = {
   'audit.actions.dispute.resolve': "dispute resolved",
   'action.request': "requested",
   'action.offer': "offered",
+  'audit.actions.booking.reassign': "booking reassigned",
+  'audit.actions.booking.cancel': "booking cancelled",
+  'audit.actions.booking.complete': "booking completed",
 };
 
 const de = {
@@ -619,6 +622,9 @@ const de = {
   'audit.actions.dispute.resolve': "Streitfall entschieden",
   'action.request': "angefragt",
   'action.offer': "angeboten",
+  'audit.actions.booking.reassign': "Buchung neu zugewiesen",
+  'audit.actions.booking.cancel': "Buchung storniert",
+  'audit.actions.booking.complete': "Buchung als erledigt markiert",
 };
 
 const fr = {
@@ -929,6 +935,9 @@ const fr = {
   'audit.actions.dispute.resolve': "litige tranché",
   'action.request': "demandée",
   'action.offer': "proposée",
+  'audit.actions.booking.reassign': "réservation réattribuée",
+  'audit.actions.booking.cancel': "réservation annulée",
+  'audit.actions.booking.complete': "réservation marquée terminée",
 };
 
 const it = {
@@ -1239,6 +1248,9 @@ const it = {
   'audit.actions.dispute.resolve': "controversia decisa",
   'action.request': "richiesta",
   'action.offer': "offerta",
+  'audit.actions.booking.reassign': "prenotazione riassegnata",
+  'audit.actions.booking.cancel': "prenotazione annullata",
+  'audit.actions.booking.complete': "prenotazione segnata come completata",
 };
 
 addStrings({ en, de, fr, it });

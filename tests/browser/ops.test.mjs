@@ -3,7 +3,7 @@
 // statement) with a partial refund, and sees it resolved with its ledger entries; reads the KPIs
 // (charts present, figures equal to GET /v1/ops/metrics); sees the coverage map. An appeal is
 // refused to the operator who made the first decision and decided by a second one. A customer
-// is told the console is for operators only; on a phone nothing scrolls sideways, the keyboard
+// is told the console is for operators only; an operator reassigns a booking with a reason; on a phone nothing scrolls sideways, the keyboard
 // reaches every section and the language switch works.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -303,6 +303,36 @@ for (const backend of backends()) {
     await shot(other, 'appeal-decided');
     assert.deepEqual(realProblems(page), []);
     assert.deepEqual(realProblems(other), []);
+  });
+
+  test(`an operator reassigns a booking to another approved helper, with a reason (${backend})`, async () => {
+    const operator = await client(server, OPERATOR);
+    const page = await newDesktopPage(browser, { server, test: 'ops' });
+    await signIn(page, OPERATOR, { path: '/ops.html#/bookings' });
+    await useEnglish(page);
+    await page.getByLabel('State', { exact: true }).selectOption('accepted');
+    const open = page.locator('a[href^="#/bookings/"]').first();
+    await open.waitFor();
+    const id = decodeURIComponent((await open.getAttribute('href')).split('/').pop());
+    await open.click();
+    await page.getByRole('heading', { name: 'Act on behalf' }).waitFor();
+    await page.getByLabel('Reassign to another helper').check();
+    await page.getByRole('button', { name: 'Carry out' }).click();
+    await page.getByText('Choose the helper who takes over.').waitFor();
+    // Anna was approved in the first test: she is among the approved helpers to choose from.
+    const anna = await page.locator('select[name=helper_id] option', { hasText: 'Anna Applicant' }).getAttribute('value');
+    await page.getByLabel('New helper').selectOption(anna);
+    await page.getByRole('button', { name: 'Carry out' }).click();
+    await page.getByText('Give a reason of at least 3 characters.').waitFor();
+    await page.getByLabel('Reason').fill('The first helper is ill today.');
+    await page.getByRole('button', { name: 'Carry out' }).click();
+    await page.getByText('Done: Reassign to another helper. The booking is now accepted.').waitFor();
+    await page.locator('ol.timeline li', { hasText: 'The first helper is ill today.' }).waitFor();
+    const b = await operator.call(`/v1/bookings/${id}`);
+    assert.equal(b.helper_id, anna);
+    await expectNoHorizontalScroll(page, 'booking');
+    await shot(page, 'booking-reassigned');
+    assert.deepEqual(realProblems(page), []);
   });
 
   test(`customers are turned away; on a phone every section fits, the keyboard reaches them, languages switch (${backend})`, async () => {
