@@ -50,7 +50,7 @@ async function renderList(root, ctx) {
         { key: 'price', label: t('disputes.price'), num: true, render: (d) => fmtMoneyAny(d.price) },
         { key: 'opened_by', label: t('disputes.opened_by'), render: (d) => word('role', d.opened_by) },
         { key: 'reason', label: t('disputes.reason'), render: (d) => word('dispute.reason', d.reason) },
-        { key: 'status', label: t('disputes.status'), render: (d) => word('dispute.status', d.status) },
+        { key: 'status', label: t('disputes.status'), render: (d) => (d.outcome ? `${word('dispute.status', d.status)}: ${t(`dispute.outcome.${d.outcome}`)}` : word('dispute.status', d.status)) },
         {
           key: 'open', label: t('ops.action'),
           render: (d) => h('a', { class: 'button small secondary', href: `#/disputes/${encodeURIComponent(d.id)}` },
