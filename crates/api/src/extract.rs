@@ -128,3 +128,16 @@ impl FromRequestParts<AppState> for Caller {
         state.tokens().verify_access(token.trim())
     }
 }
+
+/// A caller who must be an operator: 401 without a token, 403 for any other role, decided
+/// before the body is read (so a customer never learns what an operator body looks like).
+#[derive(Debug, Clone, Copy)]
+pub struct Operator(pub Caller);
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Caller::from_request_parts(parts, state).await?.require(Role::Operator).map(Operator)
+    }
+}

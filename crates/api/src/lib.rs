@@ -22,6 +22,7 @@ pub mod broadcast;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod insights;
 pub mod limit;
 pub mod matcher;
 pub mod money;
@@ -75,6 +76,7 @@ pub fn api_parts() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::vetting::router())
         .merge(routes::outbox::router())
         .merge(routes::disputes::router())
+        .merge(routes::insights::router())
         .split_for_parts()
 }
 

@@ -24,6 +24,7 @@ pub mod disputes;
 pub mod feed;
 pub mod helpers;
 pub mod idempotency;
+pub mod insights;
 pub mod ledger;
 pub mod matching;
 pub mod outbox;

@@ -18,11 +18,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{Body, Caller, Query};
+use crate::extract::{Body, Caller, Operator, Query};
 use crate::routes::bookings::{BookingDto, to_dto, visible};
 use crate::routes::catalog::MoneyDto;
 use crate::state::{AppState, now_ms};
-use quartier_domain::Role;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -407,8 +406,7 @@ pub struct DisputePage {
 /// The dispute queue, oldest first (operators).
 #[utoipa::path(get, path = "/v1/ops/disputes", tag = "ops", params(ListQuery), security(("bearer" = [])),
     responses((status = 200, body = DisputePage), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn ops_list(State(app): State<AppState>, caller: Caller, Query(q): Query<ListQuery>) -> ApiResult<Json<DisputePage>> {
-    caller.require(Role::Operator)?;
+async fn ops_list(State(app): State<AppState>, _: Operator, Query(q): Query<ListQuery>) -> ApiResult<Json<DisputePage>> {
     let status = q.status.as_deref().unwrap_or("open");
     if !matches!(status, "open" | "resolved") {
         return Err(ApiError::bad_request("invalid_query", "`status` is open or resolved."));
@@ -485,8 +483,7 @@ pub struct DisputeCase {
 /// One dispute with the booking's timeline, messages, ledger and both statements (operators).
 #[utoipa::path(get, path = "/v1/ops/disputes/{id}", tag = "ops", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = DisputeCase), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-async fn ops_case(State(app): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<DisputeCase>> {
-    caller.require(Role::Operator)?;
+async fn ops_case(State(app): State<AppState>, Operator(caller): Operator, Path(id): Path<String>) -> ApiResult<Json<DisputeCase>> {
     let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
     Ok(Json(case_of(&mut conn, &caller, &id).await?))
 }
@@ -548,11 +545,10 @@ pub struct ResolveRequest {
               (status = 409, body = Problem, description = "dispute_not_open, refund_exceeds_charge")))]
 async fn ops_resolve(
     State(app): State<AppState>,
-    caller: Caller,
+    Operator(caller): Operator,
     Path(id): Path<String>,
     Body(req): Body<ResolveRequest>,
 ) -> ApiResult<Json<DisputeCase>> {
-    caller.require(Role::Operator)?;
     let note = req.note.trim();
     if !(3..=2000).contains(&note.chars().count()) {
         return Err(ApiError::invalid(

@@ -7,6 +7,7 @@ pub mod conversation;
 pub mod disputes;
 pub mod feed;
 pub mod helpers;
+pub mod insights;
 pub mod links;
 pub mod matching;
 pub mod money;

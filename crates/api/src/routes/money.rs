@@ -19,7 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{Body, Caller, Query};
+use crate::extract::{Body, Caller, Operator, Query};
 use crate::money::{Visit, parse_quote, quote_for};
 use crate::routes::bookings::visible;
 use crate::routes::catalog::MoneyDto;
@@ -586,8 +586,7 @@ pub struct PolicyPage {
 /// Policy versions (operators).
 #[utoipa::path(get, path = "/v1/ops/policies", tag = "ops", security(("bearer" = [])),
     responses((status = 200, body = PolicyPage), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn list_policies(State(app): State<AppState>, caller: Caller) -> ApiResult<Json<PolicyPage>> {
-    caller.require(Role::Operator)?;
+async fn list_policies(State(app): State<AppState>, _: Operator) -> ApiResult<Json<PolicyPage>> {
     let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
     Ok(Json(PolicyPage { items: ledger::policies(&mut conn).await?.iter().map(policy_dto).collect(), next_cursor: None }))
 }
@@ -597,10 +596,9 @@ async fn list_policies(State(app): State<AppState>, caller: Caller) -> ApiResult
     responses((status = 201, body = PolicyDto), (status = 400, body = Problem, description = "overlapping_windows, gapped_windows, fee_out_of_range, ...")))]
 async fn publish_policy(
     State(app): State<AppState>,
-    caller: Caller,
+    Operator(caller): Operator,
     Body(req): Body<PolicyDto>,
 ) -> ApiResult<(StatusCode, Json<PolicyDto>)> {
-    caller.require(Role::Operator)?;
     let penalty = Money::from_rappen(req.helper_no_show_penalty_rappen)
         .map_err(|_| ApiError::invalid("negative_amount", "Amounts cannot be negative."))?;
     let mut tx = app.store().begin().await?;
@@ -641,11 +639,10 @@ pub struct ServiceChange {
     security(("bearer" = [])), responses((status = 204), (status = 400, body = Problem, description = "negative_amount, invalid_duration"), (status = 404, body = Problem)))]
 async fn update_service(
     State(app): State<AppState>,
-    caller: Caller,
+    _: Operator,
     Path(slug): Path<String>,
     Body(req): Body<ServiceChange>,
 ) -> ApiResult<StatusCode> {
-    caller.require(Role::Operator)?;
     for amount in [req.base_price_rappen, req.extra_unit_rappen].into_iter().flatten() {
         if amount < 0 {
             return Err(ApiError::invalid("negative_amount", "Amounts cannot be negative."));

@@ -7,7 +7,6 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use jiff::Timestamp;
-use quartier_domain::Role;
 use quartier_store::{StoreError, outbox};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -15,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{Caller, Query};
+use crate::extract::{Operator, Query};
 use crate::routes::helpers::page_limit;
 use crate::state::{AppState, now_ms};
 
@@ -96,8 +95,7 @@ fn to_dto(r: outbox::OutboxRow) -> OutboxMessageDto {
 #[utoipa::path(get, path = "/v1/ops/outbox", tag = "ops", params(OutboxQuery), security(("bearer" = [])),
     responses((status = 200, body = OutboxPage), (status = 400, body = Problem, description = "invalid_query"),
         (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn list_outbox(State(app): State<AppState>, caller: Caller, Query(q): Query<OutboxQuery>) -> ApiResult<Json<OutboxPage>> {
-    caller.require(Role::Operator)?;
+async fn list_outbox(State(app): State<AppState>, _: Operator, Query(q): Query<OutboxQuery>) -> ApiResult<Json<OutboxPage>> {
     let limit = page_limit(q.limit)?;
     if let Some(s) = &q.state
         && !STATES.contains(&s.as_str())
@@ -135,8 +133,11 @@ async fn list_outbox(State(app): State<AppState>, caller: Caller, Query(q): Quer
 #[utoipa::path(post, path = "/v1/ops/outbox/{id}/retry", tag = "ops", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = OutboxMessageDto), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem, description = "not_dead: only dead-lettered messages are retried")))]
-async fn retry_message(State(app): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<OutboxMessageDto>> {
-    let caller = caller.require(Role::Operator)?;
+async fn retry_message(
+    State(app): State<AppState>,
+    Operator(caller): Operator,
+    Path(id): Path<String>,
+) -> ApiResult<Json<OutboxMessageDto>> {
     let id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::not_found("message"))?.to_string();
     let mut tx = app.store().begin().await?;
     let before = outbox::get(&mut tx, &id).await?.ok_or_else(|| ApiError::not_found("message"))?;

@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{Body, Caller, Query};
+use crate::extract::{Body, Caller, Operator, Query};
 use crate::routes::helpers::page_limit;
 use crate::state::{AppState, now_ms};
 
@@ -242,8 +242,7 @@ pub struct QueuePage {
 /// The vetting queue (operators).
 #[utoipa::path(get, path = "/v1/ops/helpers", tag = "ops", params(QueueQuery), security(("bearer" = [])),
     responses((status = 200, body = QueuePage), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn queue(State(app): State<AppState>, caller: Caller, Query(q): Query<QueueQuery>) -> ApiResult<Json<QueuePage>> {
-    caller.require(Role::Operator)?;
+async fn queue(State(app): State<AppState>, _: Operator, Query(q): Query<QueueQuery>) -> ApiResult<Json<QueuePage>> {
     let status = q.status.unwrap_or_else(|| "applied".into());
     if !["applied", "appealed", "approved", "rejected", "suspended"].contains(&status.as_str()) {
         return Err(ApiError::bad_request("invalid_query", "`status` is applied, appealed, approved, rejected or suspended."));
@@ -287,11 +286,10 @@ pub struct DecisionRequest {
     (status = 409, body = Problem, description = "invalid_decision, same_operator")))]
 async fn decide(
     State(app): State<AppState>,
-    caller: Caller,
+    Operator(caller): Operator,
     Path(id): Path<String>,
     Body(req): Body<DecisionRequest>,
 ) -> ApiResult<Json<ApplicationDto>> {
-    caller.require(Role::Operator)?;
     let reason = req.reason.trim();
     if !(3..=1000).contains(&reason.chars().count()) {
         return Err(ApiError::invalid("reason_required", "Give a reason of 3 to 1000 characters; the helper sees it."));
