@@ -41,11 +41,14 @@ export async function render(root, args, ctx) {
       if (!svg) { fill(mapBox, h('p', { class: 'error', role: 'alert' }, t('coverage.bad_svg'))); return; }
       svg.setAttribute('role', 'img');
       svg.classList.add('coverage-svg');
-      const title = svg.querySelector('title');
-      if (title) {
-        title.id ||= 'coverage-svg-title';
-        svg.setAttribute('aria-labelledby', title.id);
-      } else svg.setAttribute('aria-label', t('coverage.map'));
+      // The server names the map (title and description); otherwise name it here.
+      const title = svg.querySelector(':scope > title');
+      if (!svg.hasAttribute('aria-labelledby') && !svg.hasAttribute('aria-label')) {
+        if (title) {
+          title.id ||= 'coverage-svg-title';
+          svg.setAttribute('aria-labelledby', title.id);
+        } else svg.setAttribute('aria-label', t('coverage.map'));
+      }
       fill(mapBox, svg, h('figcaption', { class: 'hint' }, t('coverage.caption')));
     } catch (err) {
       mapBox.removeAttribute('aria-busy');

@@ -312,6 +312,10 @@ const en = {
   'audit.actions.booking.reassign': "booking reassigned",
   'audit.actions.booking.cancel': "booking cancelled",
   'audit.actions.booking.complete': "booking completed",
+  'audit.actions.helper.approve': "helper approved",
+  'audit.actions.helper.reject': "helper rejected",
+  'audit.actions.helper.suspend': "helper suspended",
+  'audit.actions.helper.reinstate': "helper reinstated",
 };
 
 const de = {
@@ -625,6 +629,10 @@ const de = {
   'audit.actions.booking.reassign': "Buchung neu zugewiesen",
   'audit.actions.booking.cancel': "Buchung storniert",
   'audit.actions.booking.complete': "Buchung als erledigt markiert",
+  'audit.actions.helper.approve': "Helfer/in zugelassen",
+  'audit.actions.helper.reject': "Helfer/in abgelehnt",
+  'audit.actions.helper.suspend': "Helfer/in gesperrt",
+  'audit.actions.helper.reinstate': "Helfer/in wieder zugelassen",
 };
 
 const fr = {
@@ -938,6 +946,10 @@ const fr = {
   'audit.actions.booking.reassign': "réservation réattribuée",
   'audit.actions.booking.cancel': "réservation annulée",
   'audit.actions.booking.complete': "réservation marquée terminée",
+  'audit.actions.helper.approve': "aide approuvée",
+  'audit.actions.helper.reject': "aide refusée",
+  'audit.actions.helper.suspend': "aide suspendue",
+  'audit.actions.helper.reinstate': "aide réintégrée",
 };
 
 const it = {
@@ -1251,6 +1263,10 @@ const it = {
   'audit.actions.booking.reassign': "prenotazione riassegnata",
   'audit.actions.booking.cancel': "prenotazione annullata",
   'audit.actions.booking.complete': "prenotazione segnata come completata",
+  'audit.actions.helper.approve': "aiutante approvato",
+  'audit.actions.helper.reject': "aiutante respinto",
+  'audit.actions.helper.suspend': "aiutante sospeso",
+  'audit.actions.helper.reinstate': "aiutante riammesso",
 };
 
 addStrings({ en, de, fr, it });
