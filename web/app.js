@@ -19,10 +19,15 @@ let current = null; // {abort: AbortController, rerender?: fn}
 /* ---------- small helpers ---------- */
 
 function showError(err) { notice.textContent = err ? (typeof err === 'string' ? err : messageOf(err)) : ''; }
+let saidAt = 0;
+let sayTimer = null;
 function say(text) {
   statusLine.textContent = '';
-  // A fresh text node is announced even when the text repeats.
+  saidAt = Date.now();
+  clearTimeout(sayTimer);
+  // A fresh text node is announced even when the text repeats; it goes away after a while.
   setTimeout(() => { statusLine.textContent = text; }, 30);
+  sayTimer = setTimeout(() => { statusLine.textContent = ''; }, 10_000);
 }
 
 // Runs fn with the button disabled and busy; errors go to the notice.
@@ -142,6 +147,7 @@ async function render({ focus = true } = {}) {
   const abort = new AbortController();
   current = { abort };
   showError('');
+  if (Date.now() - saidAt > 1500) statusLine.textContent = ''; // keep what the step that navigated here said
   const { path, query } = parseHash();
   const found = routes.find(([re]) => re.test(path)) || routes[0];
   const [re, nav, fn] = found;
