@@ -332,6 +332,8 @@ pub fn coverage_svg(c: &Coverage) -> String {
         svg,
         r##"<text x="20" y="26" font-size="18" font-weight="600" fill="#0f172a">Helpers, requests and unfilled requests per neighbourhood</text>"##
     );
+    // Three layers, so dots and rings are never hidden under a later cell.
+    let (mut dots, mut rings_layer) = (String::new(), String::new());
     for ((cell, info), ring) in cells.iter().zip(&rings) {
         let points: Vec<String> = ring
             .iter()
@@ -343,31 +345,32 @@ pub fn coverage_svg(c: &Coverage) -> String {
         let fill = SUPPLY_FILLS[supply_class(info.supply)];
         let _ = write!(
             svg,
-            r##"<g><title>{}: {} helpers, {} requests, {} unfilled</title><polygon points="{}" fill="{fill}" stroke="#64748b" stroke-width="0.6"/>"##,
+            r##"<polygon points="{}" fill="{fill}" stroke="#64748b" stroke-width="0.6"><title>{}: {} helpers, {} requests, {} unfilled</title></polygon>"##,
+            points.join(" "),
             escape(&info.name),
             info.supply,
             info.demand,
-            info.unfilled,
-            points.join(" ")
+            info.unfilled
         );
         let centre = LatLng::from(*cell);
         let (cx, cy) = project(centre.lng(), centre.lat());
         if info.demand > 0 {
             let r = 2.5 + f64::from(info.demand).sqrt() * 2.0;
-            let _ = write!(svg, r##"<circle cx="{cx:.1}" cy="{cy:.1}" r="{r:.1}" fill="#1d4ed8" fill-opacity="0.75"/>"##);
+            let _ = write!(dots, r##"<circle cx="{cx:.1}" cy="{cy:.1}" r="{r:.1}" fill="#1d4ed8" fill-opacity="0.75"/>"##);
         }
         if info.unfilled > 0 {
             let r = 6.0 + f64::from(info.unfilled).sqrt() * 3.0;
             let _ = write!(
-                svg,
-                r##"<circle cx="{cx:.1}" cy="{cy:.1}" r="{r:.1}" fill="none" stroke="#b91c1c" stroke-width="2.5"/><text x="{:.1}" y="{:.1}" font-size="11" font-weight="700" fill="#7f1d1d">{}</text>"##,
+                rings_layer,
+                r##"<circle cx="{cx:.1}" cy="{cy:.1}" r="{r:.1}" fill="none" stroke="#b91c1c" stroke-width="2.5"/><text x="{:.1}" y="{:.1}" font-size="12" font-weight="700" fill="#7f1d1d" stroke="#ffffff" stroke-width="3" paint-order="stroke">{}</text>"##,
                 cx + r + 2.0,
                 cy + 4.0,
                 info.unfilled
             );
         }
-        svg.push_str("</g>");
     }
+    svg.push_str(&dots);
+    svg.push_str(&rings_layer);
     // Legend.
     let lx = W - LEGEND;
     let _ = write!(svg, r##"<g font-size="13" fill="#0f172a"><text x="{lx}" y="60" font-weight="600">Helpers reaching</text>"##);

@@ -120,6 +120,8 @@ pub async fn seed_demo(store: &Store, settings: &Settings, helper_count: usize, 
     }
     let bookings = demo_bookings(&mut tx, settings, &customers, &helpers_list, now).await?;
     writeln!(out, "  bookings {bookings} (done and paid, upcoming, requested)")?;
+    let (past, filled) = demo_history(&mut tx, settings, &customers, &helpers_list, &operator.id, now).await?;
+    writeln!(out, "  past requests {past} over {HISTORY_WEEKS} weeks ({filled} taken by a helper), for the operators' KPIs")?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(SeedOutcome::Created { helpers: total, customers: customers.len() })
 }
@@ -320,6 +322,256 @@ async fn demo_bookings(
         }
     }
     Ok(count)
+}
+
+/// Weeks of past requests the demo city has.
+pub const HISTORY_WEEKS: i64 = 8;
+/// Past requests per week in the demo city.
+pub const HISTORY_PER_WEEK: usize = 24;
+
+fn day_ms(days: i64) -> i64 {
+    days * 86_400_000
+}
+
+/// A small deterministic generator (the demo is the same on every machine).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next()).unwrap_or(0) % n.max(1)
+    }
+}
+
+/// Eight weeks of past requests to chosen helpers, so the operators' KPIs and coverage map have
+/// something to show: about 70 % are accepted within two hours (the benchmark), some later, some
+/// never (more often in the outer towns, where fewer helpers live); most accepted visits were
+/// done, paid by card, rated and paid out, a few cancelled, failed or missed. Returns (requests,
+/// accepted).
+async fn demo_history(
+    tx: &mut quartier_store::Tx,
+    settings: &Settings,
+    customers: &[demo::DemoCustomer],
+    helpers_list: &[demo::DemoHelper],
+    operator_id: &str,
+    now: i64,
+) -> anyhow::Result<(usize, usize)> {
+    use quartier_pricing::ledger::{self as pl, PaymentMethod};
+    use quartier_store::{bookings, catalog, conversation, ledger};
+    let zone = jiff::tz::TimeZone::get(&settings.default_time_zone)?;
+    let services = catalog::list(tx).await?;
+    let policy = ledger::current_policy(tx).await?.unwrap_or_else(quartier_pricing::default_policy);
+    let places = demo::neighbourhoods();
+    let mut rng = Lcg(20_261_122);
+    let (mut total, mut filled) = (0, 0);
+    let minute = 60_000i64;
+    let today = jiff::Timestamp::now().to_zoned(zone.clone()).date();
+    for week in 1..=HISTORY_WEEKS {
+        for n in 0..HISTORY_PER_WEEK {
+            let ci = rng.below(customers.len());
+            let hi = rng.below(helpers_list.len());
+            let (Some(cust), Some(h)) = (customers.get(ci), helpers_list.get(hi)) else { continue };
+            let Some(service) = services.iter().find(|s| h.skills.contains(&s.skill.as_str())) else { continue };
+            let customer = users::by_email(tx, &cust.email).await?.ok_or_else(|| anyhow::anyhow!("demo customer missing"))?;
+            let helper = users::by_email(tx, &h.email).await?.ok_or_else(|| anyhow::anyhow!("demo helper missing"))?;
+            let place_i = rng.below(places.len());
+            let place = &places[place_i];
+            let days_back = week * 7 - i64::try_from(n % 7).unwrap_or(0);
+            let date = today.checked_sub(jiff::Span::new().days(days_back))?;
+            let local = date.at(i8::try_from(9 + rng.below(10)).unwrap_or(9), 0, 0, 0);
+            let start = local.to_zoned(zone.clone())?.timestamp();
+            let booked_at = start.checked_sub(jiff::SignedDuration::from_hours(i64::try_from(24 + rng.below(96)).unwrap_or(48)))?;
+            // Minutes until a helper accepted, or never: outer towns (the end of the table) go
+            // unanswered more often.
+            let outer = place_i >= places.len() * 3 / 4;
+            let roll = rng.below(100);
+            let wait = match roll {
+                _ if outer && roll < 40 => None,
+                0..=34 => Some(1 + rng.below(15)),
+                35..=54 => Some(16 + rng.below(44)),
+                55..=71 => Some(61 + rng.below(59)),
+                72..=89 => Some(121 + rng.below(360)),
+                _ => None,
+            };
+            let home = quartier_domain::GeoPoint::new(h.lat, h.lon)?;
+            let at_place = quartier_domain::GeoPoint::new(place.lat, place.lon)?;
+            let quote = quartier_pricing::quote::quote_visit(
+                &quartier_pricing::QuoteRequest {
+                    service,
+                    extra_units: 0,
+                    distance: quartier_pricing::DistanceBucket::of_metres(home.distance_m(at_place)),
+                    local_start: local,
+                    booked_at,
+                    start,
+                    helper_vat_registered: hi.is_multiple_of(10),
+                },
+                &quartier_pricing::PricingConfig::default(),
+            )?;
+            let outcome = rng.below(100);
+            let state = match wait {
+                None => {
+                    if outcome < 50 {
+                        "expired"
+                    } else {
+                        "declined"
+                    }
+                }
+                Some(_) => match outcome {
+                    0..=79 => "done",
+                    80..=87 => "cancelled_by_customer",
+                    88..=91 => "cancelled_by_helper",
+                    92..=94 => "no_show_helper",
+                    _ => "failed_visit",
+                },
+            };
+            let s_ms = start.as_millisecond();
+            let e_ms = s_ms + i64::from(quote.duration_minutes) * minute;
+            let done = state == "done";
+            let row = bookings::BookingRow {
+                id: quartier_domain::BookingId::new().to_string(),
+                customer_id: customer.id.clone(),
+                helper_id: helper.id.clone(),
+                service_slug: service.slug.clone(),
+                service_name: service.name.clone(),
+                address: format!("Dorfstrasse {}, {} {}", n + 1, place.postcode, place.name),
+                starts_at: s_ms,
+                ends_at: e_ms,
+                blocked_from: s_ms,
+                blocked_to: e_ms,
+                time_zone: settings.default_time_zone.clone(),
+                state: state.into(),
+                price_rappen: quote.total.rappen(),
+                created_at: booked_at.as_millisecond(),
+                updated_at: now,
+                extra_units: 0,
+                start_code: String::new(),
+                signoff_code: String::new(),
+                pending_extra_units: None,
+                pending_start: None,
+                pending_by: None,
+                failure_cause: (state == "failed_visit").then(|| "line_not_active".to_owned()),
+                quote: serde_json::to_string(&quote)?,
+                policy_version: i64::from(policy.version),
+                payment_method: done.then(|| "card".to_owned()),
+                paid_at: done.then_some(e_ms + 10 * minute),
+                completed_at: done.then_some(e_ms),
+            };
+            bookings::insert(tx, &row).await?;
+            let c_at = row.created_at;
+            let mut steps = vec![("request", None, "requested", c_at, customer.id.clone(), "customer")];
+            match wait {
+                Some(m) => {
+                    filled += 1;
+                    let accepted = c_at + i64::try_from(m).unwrap_or(0) * minute;
+                    steps.push(("accept", Some("requested"), "accepted", accepted, helper.id.clone(), "helper"));
+                    let last = match state {
+                        "done" => ("complete", Some("on_site"), "done", e_ms, helper.id.clone(), "helper"),
+                        "cancelled_by_customer" => {
+                            ("cancel", Some("accepted"), state, s_ms - 600 * minute, customer.id.clone(), "customer")
+                        }
+                        "cancelled_by_helper" => ("cancel", Some("accepted"), state, s_ms - 900 * minute, helper.id.clone(), "helper"),
+                        "no_show_helper" => ("mark_no_show", Some("accepted"), state, s_ms + 20 * minute, customer.id.clone(), "customer"),
+                        _ => ("report_failed", Some("on_site"), state, s_ms + 30 * minute, helper.id.clone(), "helper"),
+                    };
+                    if matches!(state, "done" | "failed_visit") {
+                        steps.push(("arrive", Some("accepted"), "on_site", s_ms, helper.id.clone(), "helper"));
+                    }
+                    steps.push(last);
+                }
+                None if state == "expired" => {
+                    steps.push(("expire", Some("requested"), "expired", c_at + 120 * minute, helper.id.clone(), "system"))
+                }
+                None => steps.push(("decline", Some("requested"), "declined", c_at + 240 * minute, helper.id.clone(), "helper")),
+            }
+            for (action, from, to, at, actor, role) in steps {
+                bookings::insert_event(
+                    tx,
+                    &bookings::EventRow {
+                        id: UserId::new().to_string(),
+                        booking_id: row.id.clone(),
+                        at,
+                        actor_id: (role != "system").then_some(actor),
+                        actor_role: role.into(),
+                        action: action.into(),
+                        from_state: from.map(str::to_owned),
+                        to_state: to.into(),
+                        note: None,
+                    },
+                )
+                .await?;
+            }
+            if done {
+                let mut txs = vec![pl::booking_completed(&quote)?, pl::payment_received(PaymentMethod::Card, quote.total)?];
+                let mut balances = pl::Balances::new();
+                for t in &txs {
+                    balances.apply(t)?;
+                }
+                if now - e_ms > i64::from(policy.dispute_window_hours) * 3_600_000 {
+                    txs.push(pl::release_payout(
+                        &balances,
+                        jiff::Timestamp::from_millisecond(e_ms)?,
+                        jiff::Timestamp::now(),
+                        policy.dispute_window(),
+                    )?);
+                }
+                for (j, t) in txs.iter().enumerate() {
+                    ledger::post(tx, &UserId::new().to_string(), &row.id, &helper.id, t, e_ms + i64::try_from(j).unwrap_or(0) * minute)
+                        .await?;
+                }
+                conversation::insert_review(
+                    tx,
+                    &conversation::ReviewRow {
+                        booking_id: row.id.clone(),
+                        author_role: "customer".into(),
+                        author_id: customer.id.clone(),
+                        subject_id: helper.id.clone(),
+                        rating: [5, 5, 5, 4, 4, 3][rng.below(6)],
+                        body: "Thank you!".into(),
+                        created_at: e_ms + 120 * minute,
+                    },
+                )
+                .await?;
+                // A few visits were disputed and decided in the helper's favour.
+                if rng.below(100) < 4 {
+                    let d = quartier_store::disputes::DisputeRow {
+                        id: UserId::new().to_string(),
+                        booking_id: row.id.clone(),
+                        opened_by: "customer".into(),
+                        opened_by_user: customer.id.clone(),
+                        reason: "poor_work".into(),
+                        text: "The Wi-Fi dropped again the next day.".into(),
+                        customer_statement: Some("The Wi-Fi dropped again the next day.".into()),
+                        helper_statement: None,
+                        status: "open".into(),
+                        outcome: None,
+                        refund_rappen: None,
+                        penalty_rappen: None,
+                        decision_note: None,
+                        decided_by: None,
+                        opened_at: e_ms + day_ms(1),
+                        resolved_at: None,
+                    };
+                    quartier_store::disputes::open(tx, &d).await?;
+                    quartier_store::disputes::resolve(
+                        tx,
+                        &d.id,
+                        "payout",
+                        0,
+                        0,
+                        "The router's firmware failed; the set-up was right.",
+                        operator_id,
+                        e_ms + day_ms(2),
+                    )
+                    .await?;
+                }
+            }
+            total += 1;
+        }
+    }
+    Ok((total, filled))
 }
 
 /// Weekly hours of demo helper `i`: four patterns of people with day jobs, retirees, students and

@@ -238,7 +238,8 @@ both_backends! {
         let printed = String::from_utf8(out).expect("utf8");
         assert!(printed.contains("helpers   40/40") && printed.contains("bookings 30"), "{printed}");
         let rows: Vec<(String, String)> = sqlx::query_as("SELECT state, quote FROM bookings").fetch_all(app.store.pool()).await.expect("rows");
-        assert_eq!(rows.len(), 30);
+        let history = quartier_server::seed::HISTORY_WEEKS as usize * quartier_server::seed::HISTORY_PER_WEEK;
+        assert_eq!(rows.len(), 30 + history, "the upcoming demo visits and the past requests");
         for (_, quote) in &rows {
             let q: serde_json::Value = serde_json::from_str(quote).expect("every demo booking carries its quote");
             assert!(!q["lines"].as_array().expect("lines").is_empty());
