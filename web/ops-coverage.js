@@ -49,7 +49,8 @@ export async function render(root, args, ctx) {
           svg.setAttribute('aria-labelledby', title.id);
         } else svg.setAttribute('aria-label', t('coverage.map'));
       }
-      fill(mapBox, svg, h('figcaption', { class: 'hint' }, t('coverage.caption')));
+      const frame = h('div', { class: 'map-scroll', tabindex: '0', role: 'group', 'aria-label': t('coverage.map_frame') }, svg);
+      fill(mapBox, frame, h('figcaption', { class: 'hint' }, t('coverage.caption')));
     } catch (err) {
       mapBox.removeAttribute('aria-busy');
       if (endpointMissing(err)) fill(mapBox, notAvailable());
@@ -67,14 +68,29 @@ export async function render(root, args, ctx) {
       return;
     }
     if (ctx.stale()) return;
-    const rows = [...(data.cells || [])].sort((a, b) => (b.unfilled - a.unfilled) || (b.demand - a.demand) || String(a.name).localeCompare(String(b.name)));
-    fill(tableBox, rows.length ? table([
+    const all = [...(data.cells || [])].sort((a, b) => (b.unfilled - a.unfilled) || (b.demand - a.demand) || String(a.name).localeCompare(String(b.name)));
+    const active = all.filter((c) => c.demand > 0 || c.unfilled > 0);
+    const columns = [
       { key: 'name', label: t('coverage.name'), render: (c) => c.name || c.cell },
       { key: 'cell', label: t('coverage.cell'), render: (c) => h('code', {}, c.cell) },
       { key: 'supply', label: t('coverage.supply'), num: true, render: (c) => fmtNumber(c.supply) },
       { key: 'demand', label: t('coverage.demand'), num: true, render: (c) => fmtNumber(c.demand) },
       { key: 'unfilled', label: t('coverage.unfilled'), num: true, render: (c) => (c.unfilled > 0 ? h('strong', {}, fmtNumber(c.unfilled)) : fmtNumber(c.unfilled)) },
-    ], rows, { caption: t('coverage.table_caption'), rowClass: (c) => (c.unfilled > 0 ? 'attention' : null) }) : h('p', { class: 'empty' }, t('ops.none')));
+    ];
+    // Cells without requests are many (every cell a helper reaches); they wait behind a button.
+    const draw = (showAll) => {
+      const rows = showAll ? all : active;
+      const toggle = all.length > active.length
+        ? h('button', { type: 'button', class: 'button secondary', 'aria-expanded': String(showAll), onclick: () => { draw(!showAll); tableBox.querySelector('button')?.focus(); } },
+          showAll ? t('coverage.show_active') : t('coverage.show_all', { n: all.length }))
+        : null;
+      fill(tableBox,
+        rows.length ? table(columns, rows, { caption: t('coverage.table_caption'), rowClass: (c) => (c.unfilled > 0 ? 'attention' : null) })
+          : h('p', { class: 'empty' }, t('ops.none')),
+        !showAll && all.length > active.length ? h('p', { class: 'hint' }, t('coverage.hidden', { n: all.length - active.length })) : null,
+        toggle);
+    };
+    draw(false);
   })();
   await Promise.all([map, cells]);
 }

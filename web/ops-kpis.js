@@ -62,6 +62,7 @@ function draw(out, m) {
   const ws = m.weeks || [];
   const cats = ws.map(weekLabel);
   const pct = (v) => fmtShare(v);
+  const pct0 = (v) => fmtShare(v, 0); // whole percents fit above narrow bars
   // Drawn for the space there is, so the text stays readable on a phone.
   const width = Math.round(Math.min(720, Math.max(340, (out.clientWidth || 720) - 20)));
   const height = width < 560 ? 380 : 340;
@@ -76,7 +77,7 @@ function draw(out, m) {
     })),
     h('figure', { class: 'chart-box', 'data-chart': 'accept' }, comboChart({
       ...size,
-      title: t('kpis.chart.accept'), xLabel: t('kpis.axis.week'), yLabel: t('kpis.axis.share'), categories: cats, percent: true, format: pct, yMax: 1,
+      title: t('kpis.chart.accept'), xLabel: t('kpis.axis.week'), yLabel: t('kpis.axis.share'), categories: cats, percent: true, format: pct0, yMax: 1,
       bars: [
         { name: t('kpis.within_15m'), values: ws.map((w) => w.accept_within_15m) },
         { name: t('kpis.within_1h'), values: ws.map((w) => w.accept_within_1h) },

@@ -212,7 +212,6 @@ const en = {
   'coverage.title': 'Coverage',
   'coverage.lead': 'Where helpers are, where requests come from, and where requests stay unfilled.',
   'coverage.map': 'Map of supply and demand',
-  'coverage.caption': 'Cells of about 0.7 km²; the legend is part of the map.',
   'coverage.bad_svg': 'The map could not be read.',
   'coverage.cells': 'Cells, unfilled demand first',
   'coverage.table_caption': 'Supply and demand per cell',
@@ -316,6 +315,11 @@ const en = {
   'audit.actions.helper.reject': "helper rejected",
   'audit.actions.helper.suspend': "helper suspended",
   'audit.actions.helper.reinstate': "helper reinstated",
+  'coverage.show_all': "Show all {n} cells",
+  'coverage.show_active': "Show only cells with requests",
+  'coverage.hidden': "{n} cells that helpers reach but without requests are not listed.",
+  'coverage.caption': "Hexagonal H3 cells (resolution 7, about 5 km² each); the legend is part of the map.",
+  'coverage.map_frame': "Map; on a small screen it pans sideways",
 };
 
 const de = {
@@ -529,7 +533,6 @@ const de = {
   'coverage.title': 'Abdeckung',
   'coverage.lead': 'Wo Helfer/innen sind, woher Anfragen kommen und wo Anfragen unvermittelt bleiben.',
   'coverage.map': 'Karte von Angebot und Nachfrage',
-  'coverage.caption': 'Zellen von etwa 0,7 km²; die Legende ist Teil der Karte.',
   'coverage.bad_svg': 'Die Karte konnte nicht gelesen werden.',
   'coverage.cells': 'Zellen, unvermittelte Nachfrage zuerst',
   'coverage.table_caption': 'Angebot und Nachfrage pro Zelle',
@@ -633,6 +636,11 @@ const de = {
   'audit.actions.helper.reject': "Helfer/in abgelehnt",
   'audit.actions.helper.suspend': "Helfer/in gesperrt",
   'audit.actions.helper.reinstate': "Helfer/in wieder zugelassen",
+  'coverage.show_all': "Alle {n} Zellen zeigen",
+  'coverage.show_active': "Nur Zellen mit Anfragen zeigen",
+  'coverage.hidden': "{n} Zellen, die Helfer/innen erreichen, aber ohne Anfragen, sind nicht aufgeführt.",
+  'coverage.caption': "Sechseckige H3-Zellen (Auflösung 7, je etwa 5 km²); die Legende ist Teil der Karte.",
+  'coverage.map_frame': "Karte; auf kleinen Bildschirmen seitlich verschiebbar",
 };
 
 const fr = {
@@ -846,7 +854,6 @@ const fr = {
   'coverage.title': 'Couverture',
   'coverage.lead': 'Où sont les aides, d’où viennent les demandes et où elles restent sans réponse.',
   'coverage.map': 'Carte de l’offre et de la demande',
-  'coverage.caption': 'Cellules d’environ 0,7 km² ; la légende fait partie de la carte.',
   'coverage.bad_svg': 'La carte n’a pas pu être lue.',
   'coverage.cells': 'Cellules, demande non pourvue d’abord',
   'coverage.table_caption': 'Offre et demande par cellule',
@@ -950,6 +957,11 @@ const fr = {
   'audit.actions.helper.reject': "aide refusée",
   'audit.actions.helper.suspend': "aide suspendue",
   'audit.actions.helper.reinstate': "aide réintégrée",
+  'coverage.show_all': "Afficher les {n} cellules",
+  'coverage.show_active': "Afficher seulement les cellules avec des demandes",
+  'coverage.hidden': "{n} cellules atteintes par des aides mais sans demande ne sont pas listées.",
+  'coverage.caption': "Cellules hexagonales H3 (résolution 7, environ 5 km² chacune) ; la légende fait partie de la carte.",
+  'coverage.map_frame': "Carte ; sur un petit écran, elle défile latéralement",
 };
 
 const it = {
@@ -1163,7 +1175,6 @@ const it = {
   'coverage.title': 'Copertura',
   'coverage.lead': 'Dove sono gli aiutanti, da dove arrivano le richieste e dove restano senza risposta.',
   'coverage.map': 'Mappa di offerta e domanda',
-  'coverage.caption': 'Celle di circa 0,7 km²; la legenda fa parte della mappa.',
   'coverage.bad_svg': 'Impossibile leggere la mappa.',
   'coverage.cells': 'Celle, prima la domanda non soddisfatta',
   'coverage.table_caption': 'Offerta e domanda per cella',
@@ -1267,6 +1278,11 @@ const it = {
   'audit.actions.helper.reject': "aiutante respinto",
   'audit.actions.helper.suspend': "aiutante sospeso",
   'audit.actions.helper.reinstate': "aiutante riammesso",
+  'coverage.show_all': "Mostra tutte le {n} celle",
+  'coverage.show_active': "Mostra solo le celle con richieste",
+  'coverage.hidden': "{n} celle raggiunte dagli aiutanti ma senza richieste non sono elencate.",
+  'coverage.caption': "Celle esagonali H3 (risoluzione 7, circa 5 km² ciascuna); la legenda fa parte della mappa.",
+  'coverage.map_frame': "Mappa; su uno schermo piccolo scorre lateralmente",
 };
 
 addStrings({ en, de, fr, it });

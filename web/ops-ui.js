@@ -40,9 +40,9 @@ export const notAvailable = () => h('p', { class: 'notice', role: 'status' }, t(
 /* ---------- formatting ---------- */
 
 export const fmtDate = (iso) => (iso ? formatDateTime(iso) : '–');
-export function fmtShare(v) {
+export function fmtShare(v, digits = 1) {
   if (typeof v !== 'number' || !Number.isFinite(v)) return '–';
-  return new Intl.NumberFormat(locale(), { style: 'percent', maximumFractionDigits: 1 }).format(v);
+  return new Intl.NumberFormat(locale(), { style: 'percent', maximumFractionDigits: digits }).format(v);
 }
 export function fmtNumber(v, digits = 0) {
   if (typeof v !== 'number' || !Number.isFinite(v)) return '–';

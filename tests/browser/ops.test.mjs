@@ -250,8 +250,18 @@ for (const backend of backends()) {
       assert.equal(await map.getAttribute('role'), 'img');
       assert.ok(await map.locator('path, polygon').count() > 0, 'the map has cells');
       if (await offers(server, '/v1/ops/coverage')) {
+        // Cells with requests are listed, unfilled ones first; the others behind a button.
         const cov = await operator.call('/v1/ops/coverage');
-        assert.equal(await page.locator('.table-box tbody tr').count(), cov.cells.length);
+        const active = cov.cells.filter((c) => c.demand > 0 || c.unfilled > 0);
+        const rows = page.locator('.table-box tbody tr');
+        await rows.first().waitFor();
+        assert.equal(await rows.count(), active.length);
+        const firstUnfilled = [...active].sort((a, b) => b.unfilled - a.unfilled)[0];
+        assert.equal(await rows.first().locator('td').nth(3).textContent(), String(firstUnfilled.unfilled));
+        if (cov.cells.length > active.length) {
+          await page.getByRole('button', { name: `Show all ${cov.cells.length} cells` }).click();
+          assert.equal(await rows.count(), cov.cells.length);
+        }
       }
     } else {
       await page.getByText('Not available yet').first().waitFor();
@@ -310,12 +320,14 @@ for (const backend of backends()) {
     const page = await newDesktopPage(browser, { server, test: 'ops' });
     await signIn(page, OPERATOR, { path: '/ops.html#/bookings' });
     await useEnglish(page);
-    await page.getByLabel('State', { exact: true }).selectOption('accepted');
-    const open = page.locator('a[href^="#/bookings/"]').first();
-    await open.waitFor();
-    const id = decodeURIComponent((await open.getAttribute('href')).split('/').pop());
-    await open.click();
+    await Promise.all([
+      page.waitForResponse((r) => r.url().includes('/v1/ops/bookings?') && r.url().includes('state=accepted')),
+      page.getByLabel('State', { exact: true }).selectOption('accepted'),
+    ]);
+    await page.locator('table.data tbody tr').first().getByText('accepted').waitFor();
+    await page.locator('a[href^="#/bookings/"]').first().click();
     await page.getByRole('heading', { name: 'Act on behalf' }).waitFor();
+    const id = decodeURIComponent(new URL(page.url()).hash.split('/').pop());
     await page.getByLabel('Reassign to another helper').check();
     await page.getByRole('button', { name: 'Carry out' }).click();
     await page.getByText('Choose the helper who takes over.').waitFor();
