@@ -96,19 +96,69 @@ both_backends! {
 
     async fn ops_routes_refuse_everyone_but_operators(app) {
         let (_, customer, _) = app.signed_up("customer").await;
-        let (helper_id, helper, _) = app.helper_with_profile(&["wifi"]).await;
-        for (method, path, body) in [
-            (Method::GET, "/v1/ops/helpers".to_owned(), None),
-            (Method::POST, format!("/v1/ops/helpers/{helper_id}/decision"), Some(json!({"decision": "suspend", "reason": "test"}))),
-            (Method::GET, "/v1/ops/policies".to_owned(), None),
-            (Method::PUT, "/v1/ops/catalog/guest-wifi".to_owned(), Some(json!({"active": false}))),
-        ] {
-            assert_eq!(app.request(method.clone(), &path, None, body.clone()).await.status, StatusCode::UNAUTHORIZED, "{path}");
-            for token in [&customer, &helper] {
-                let r = app.request(method.clone(), &path, Some(token), body.clone()).await;
-                assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.text);
+        let (_, helper, _) = app.helper_with_profile(&["wifi"]).await;
+        // Every operation under /v1/ops that the OpenAPI document describes, so a new route is
+        // covered the day it is added.
+        let doc = app.get("/openapi.json", None).await;
+        assert_eq!(doc.status, StatusCode::OK, "{}", doc.text);
+        let mut operations: Vec<(String, String)> = Vec::new();
+        for (path, item) in doc.body["paths"].as_object().expect("paths") {
+            if path != "/v1/ops" && !path.starts_with("/v1/ops/") {
+                continue;
+            }
+            for method in item.as_object().expect("path item").keys() {
+                if ["get", "put", "post", "delete", "patch", "head", "options", "trace"].contains(&method.as_str()) {
+                    operations.push((method.clone(), path.clone()));
+                }
             }
         }
+        operations.sort();
+        // Deleting or renaming one of these must not go unnoticed.
+        let minimum = [
+            ("get", "/v1/ops/helpers"),
+            ("post", "/v1/ops/helpers/{id}/decision"),
+            ("get", "/v1/ops/policies"),
+            ("post", "/v1/ops/policies"),
+            ("put", "/v1/ops/catalog/{slug}"),
+            ("get", "/v1/ops/outbox"),
+            ("post", "/v1/ops/outbox/{id}/retry"),
+            ("get", "/v1/ops/disputes"),
+            ("get", "/v1/ops/disputes/{id}"),
+            ("post", "/v1/ops/disputes/{id}/resolve"),
+            ("get", "/v1/ops/bookings"),
+            ("get", "/v1/ops/audit"),
+            ("get", "/v1/ops/metrics"),
+            ("get", "/v1/ops/coverage"),
+            ("get", "/v1/ops/coverage.svg"),
+        ];
+        for (method, path) in minimum {
+            assert!(operations.iter().any(|(m, p)| m == method && p == path), "{method} {path} is missing from the OpenAPI document: {operations:?}");
+        }
+        assert!(operations.len() >= minimum.len(), "{operations:?}");
+        let made_up = uuid::Uuid::new_v4().to_string();
+        let mut wrong = Vec::new();
+        for (method, path) in &operations {
+            let concrete: Vec<String> = path
+                .split('/')
+                .map(|segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    Some("slug") => "guest-wifi".to_owned(),
+                    Some(_) => made_up.clone(),
+                    None => segment.to_owned(),
+                })
+                .collect();
+            let concrete = concrete.join("/");
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            let body = (!matches!(m, Method::GET | Method::HEAD | Method::DELETE | Method::OPTIONS)).then(|| json!({}));
+            for (who, token, expected) in
+                [("anonymous", None, StatusCode::UNAUTHORIZED), ("customer", Some(&customer), StatusCode::FORBIDDEN), ("helper", Some(&helper), StatusCode::FORBIDDEN)]
+            {
+                let r = app.request(m.clone(), &concrete, token.map(String::as_str), body.clone()).await;
+                if r.status != expected {
+                    wrong.push(format!("{method} {concrete} as {who}: expected {expected}, got {} {}", r.status, r.text));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "ops routes that do not refuse non-operators first:\n{}", wrong.join("\n"));
         app.finish().await;
     }
 }
