@@ -111,12 +111,23 @@ function draw(out, m) {
   ];
   const tableBox = h('div', { class: 'table-box' });
   const hoods = m.neighbourhoods || [];
+  // The first rows of the sorted table; the rest behind a button (there can be dozens).
+  const FIRST = 12;
+  let showAll = false;
   function drawTable(focusKey) {
     const col = columns.find((c) => c.key === sortKey) || columns[1];
-    fill(tableBox, hoods.length ? table(columns, sortRows(hoods, col, sortDir), {
+    const sorted = sortRows(hoods, col, sortDir);
+    const rows = showAll ? sorted : sorted.slice(0, FIRST);
+    const more = hoods.length > FIRST
+      ? h('button', {
+        type: 'button', class: 'button secondary more', 'aria-expanded': String(showAll),
+        onclick: () => { showAll = !showAll; drawTable(); tableBox.querySelector('.more')?.focus(); },
+      }, showAll ? t('kpis.show_first', { n: FIRST }) : t('kpis.show_all', { n: hoods.length }))
+      : null;
+    fill(tableBox, hoods.length ? table(columns, rows, {
       caption: t('kpis.table_caption'), sortable: true, sortKey, sortDir,
       onSort: (key, dir) => { sortKey = key; sortDir = dir; drawTable(key); },
-    }) : h('p', { class: 'empty' }, t('kpis.no_hoods')));
+    }) : h('p', { class: 'empty' }, t('kpis.no_hoods')), more);
     if (focusKey) {
       const idx = columns.findIndex((c) => c.key === focusKey);
       tableBox.querySelectorAll('th[scope=col] button')[idx]?.focus();

@@ -320,6 +320,8 @@ const en = {
   'coverage.hidden': "{n} cells that helpers reach but without requests are not listed.",
   'coverage.caption': "Hexagonal H3 cells (resolution 7, about 5 km² each); the legend is part of the map.",
   'coverage.map_frame': "Map; on a small screen it pans sideways",
+  'kpis.show_all': "Show all {n} neighbourhoods",
+  'kpis.show_first': "Show the first {n} only",
 };
 
 const de = {
@@ -641,6 +643,8 @@ const de = {
   'coverage.hidden': "{n} Zellen, die Helfer/innen erreichen, aber ohne Anfragen, sind nicht aufgeführt.",
   'coverage.caption': "Sechseckige H3-Zellen (Auflösung 7, je etwa 5 km²); die Legende ist Teil der Karte.",
   'coverage.map_frame': "Karte; auf kleinen Bildschirmen seitlich verschiebbar",
+  'kpis.show_all': "Alle {n} Quartiere zeigen",
+  'kpis.show_first': "Nur die ersten {n} zeigen",
 };
 
 const fr = {
@@ -962,6 +966,8 @@ const fr = {
   'coverage.hidden': "{n} cellules atteintes par des aides mais sans demande ne sont pas listées.",
   'coverage.caption': "Cellules hexagonales H3 (résolution 7, environ 5 km² chacune) ; la légende fait partie de la carte.",
   'coverage.map_frame': "Carte ; sur un petit écran, elle défile latéralement",
+  'kpis.show_all': "Afficher les {n} quartiers",
+  'kpis.show_first': "N’afficher que les {n} premiers",
 };
 
 const it = {
@@ -1283,6 +1289,8 @@ const it = {
   'coverage.hidden': "{n} celle raggiunte dagli aiutanti ma senza richieste non sono elencate.",
   'coverage.caption': "Celle esagonali H3 (risoluzione 7, circa 5 km² ciascuna); la legenda fa parte della mappa.",
   'coverage.map_frame': "Mappa; su uno schermo piccolo scorre lateralmente",
+  'kpis.show_all': "Mostra tutti i {n} quartieri",
+  'kpis.show_first': "Mostra solo i primi {n}",
 };
 
 addStrings({ en, de, fr, it });
