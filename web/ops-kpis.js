@@ -88,7 +88,8 @@ function draw(out, m) {
     h('figure', { class: 'chart-box', 'data-chart': 'rates' }, comboChart({
       ...size,
       title: t('kpis.chart.rates'), xLabel: t('kpis.axis.week'), yLabel: t('kpis.axis.share'), categories: cats, percent: true, format: pct,
-      lines: [
+      // Lines on a wide screen; on a phone bars lying down, so each rate keeps room for its text.
+      [size.horizontal ? 'bars' : 'lines']: [
         { name: t('kpis.dispute_rate'), values: ws.map((w) => w.dispute_rate) },
         { name: t('kpis.cancellation_rate'), values: ws.map((w) => w.cancellation_rate) },
       ],
