@@ -196,7 +196,7 @@ export function comboChart(options) {
     });
     if (path) g.append(s('path', { d: path.trim(), fill: 'none', stroke: se.color, 'stroke-width': 2.5, 'stroke-linejoin': 'round' }));
     const rowY = top + ph + 36 + k * 18;
-    g.append(s('line', { x1: left - 40, x2: left - 24, y1: rowY - 4, y2: rowY - 4, stroke: se.color, 'stroke-width': 3 }));
+    g.append(s('line', { class: `series-${se.index}`, x1: left - 40, x2: left - 24, y1: rowY - 4, y2: rowY - 4, stroke: se.color, 'stroke-width': 3 }));
     se.values.forEach((v, i) => {
       if (isNum(v)) g.append(s('circle', { cx: cx(i), cy: y(v), r: 4, fill: se.color }, s('title', {}, `${categories[i]}: ${se.name} ${show(v)}`)));
       g.append(s('text', {
