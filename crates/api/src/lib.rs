@@ -77,6 +77,7 @@ pub fn api_parts() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::outbox::router())
         .merge(routes::disputes::router())
         .merge(routes::insights::router())
+        .merge(routes::account::router())
         .split_for_parts()
 }
 

@@ -145,6 +145,13 @@ pub async fn list(
     Ok(sqlx::query_as(sql).bind(party).bind(state).bind(cursor).bind(limit).fetch_all(conn).await?)
 }
 
+/// A helper's bookings starting from `since` (epoch ms), by start.
+pub async fn of_helper_since(conn: &mut Conn, helper_id: &str, since: i64) -> Result<Vec<BookingRow>, StoreError> {
+    let sql =
+        sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM bookings WHERE helper_id = $1 AND starts_at >= $2 ORDER BY starts_at, id"));
+    Ok(sqlx::query_as(sql).bind(helper_id).bind(since).fetch_all(conn).await?)
+}
+
 /// Moves a booking from `from` to `to`. `false` when the booking was no longer in `from`
 /// (someone else moved it first): the caller reports a conflict.
 pub async fn set_state(conn: &mut Conn, id: &str, from: &str, to: &str, now: i64) -> Result<bool, StoreError> {

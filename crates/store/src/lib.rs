@@ -16,6 +16,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, ConnectOptions, Transaction};
 
+pub mod account;
 pub mod availability;
 pub mod bookings;
 pub mod catalog;

@@ -18,12 +18,11 @@ use crate::security::{hash_refresh_token, new_refresh_token};
 use crate::state::{AppState, now_ms};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(register))
-        .routes(routes!(login))
-        .routes(routes!(refresh))
-        .routes(routes!(logout))
-        .routes(routes!(me, update_me))
+    OpenApiRouter::new().routes(routes!(register)).routes(routes!(login)).routes(routes!(refresh)).routes(routes!(logout)).routes(routes!(
+        me,
+        update_me,
+        crate::routes::account::erase_me
+    ))
 }
 
 /// A new account.

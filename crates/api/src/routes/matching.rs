@@ -490,7 +490,8 @@ async fn matches(State(app): State<AppState>, caller: Caller, Body(req): Body<Ma
         return Err(ApiError::invalid("invalid_duration", "`duration` must be 15 to 480 minutes."));
     }
     let extra_units = duration.saturating_sub(svc.duration_minutes).div_ceil(30);
-    let quote = quartier_pricing::quote(&svc, extra_units).map_err(|e| ApiError::invalid("invalid_duration", e.to_string()))?;
+    // Refuses impossible durations before searching; each match is then priced in full.
+    quartier_pricing::quote(&svc, extra_units).map_err(|e| ApiError::invalid("invalid_duration", e.to_string()))?;
     let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
     let me =
         users::by_id(&mut conn, &caller.id.to_string()).await?.ok_or_else(|| ApiError::invalid_token("This account no longer exists."))?;
@@ -509,9 +510,25 @@ async fn matches(State(app): State<AppState>, caller: Caller, Body(req): Body<Ma
     let found = app.matcher().read(|i| i.search(&query));
     let mut items = Vec::with_capacity(found.len());
     for m in found {
-        let Some(profile) = helpers::get(&mut conn, &m.helper.to_string()).await? else {
+        let helper_id = m.helper.to_string();
+        let Some(profile) = helpers::get(&mut conn, &helper_id).await? else {
             continue;
         };
+        // The same full quote a booking of this helper at the earliest start locks: travel by
+        // this helper's distance bucket, surcharges of that time, the helper's VAT.
+        let quote = crate::money::quote_for(
+            &app,
+            &mut conn,
+            crate::money::Visit {
+                service: &svc,
+                extra_units,
+                helper: Some(&helper_id),
+                place: Some(place),
+                start: m.earliest_start,
+                zone: &zone,
+            },
+        )
+        .await?;
         items.push(MatchDto {
             helper: profile.into(),
             distance: m.distance.as_str(),

@@ -1,5 +1,6 @@
 //! HTTP handlers, one module per area of the API.
 
+pub mod account;
 pub mod auth;
 pub mod bookings;
 pub mod catalog;
