@@ -322,6 +322,7 @@ const en = {
   'coverage.map_frame': "Map; on a small screen it pans sideways",
   'kpis.show_all': "Show all {n} neighbourhoods",
   'kpis.show_first': "Show the first {n} only",
+  'signin.expired': "Your session has ended. Please sign in again.",
 };
 
 const de = {
@@ -645,6 +646,7 @@ const de = {
   'coverage.map_frame': "Karte; auf kleinen Bildschirmen seitlich verschiebbar",
   'kpis.show_all': "Alle {n} Quartiere zeigen",
   'kpis.show_first': "Nur die ersten {n} zeigen",
+  'signin.expired': "Ihre Sitzung ist abgelaufen. Bitte melden Sie sich erneut an.",
 };
 
 const fr = {
@@ -968,6 +970,7 @@ const fr = {
   'coverage.map_frame': "Carte ; sur un petit écran, elle défile latéralement",
   'kpis.show_all': "Afficher les {n} quartiers",
   'kpis.show_first': "N’afficher que les {n} premiers",
+  'signin.expired': "Votre session a expiré. Veuillez vous reconnecter.",
 };
 
 const it = {
@@ -1291,6 +1294,7 @@ const it = {
   'coverage.map_frame': "Mappa; su uno schermo piccolo scorre lateralmente",
   'kpis.show_all': "Mostra tutti i {n} quartieri",
   'kpis.show_first': "Mostra solo i primi {n}",
+  'signin.expired': "La sessione è scaduta. Accedi di nuovo.",
 };
 
 addStrings({ en, de, fr, it });

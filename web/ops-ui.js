@@ -25,6 +25,11 @@ export function endpointMissing(err) {
 
 // Shows an API error in an alert box: the server's own text (problem detail) and its code.
 export function showError(box, err) {
+  if (err instanceof ApiError && err.status === 401) {
+    // The session ended (refresh token expired or revoked): back to the sign-in form.
+    window.dispatchEvent(new CustomEvent('ops:signed-out'));
+    return;
+  }
   if (endpointMissing(err)) {
     box.textContent = t('ops.not_available');
     return;

@@ -46,6 +46,7 @@ async function show({ focus = false } = {}) {
     await SECTIONS[section].render(container, args, { me, stale: () => mine !== renderSeq });
   } catch (err) {
     if (mine !== renderSeq) return;
+    if (err.status === 401) { window.dispatchEvent(new CustomEvent('ops:signed-out')); return; }
     container.append(h('div', { class: 'error', role: 'alert' }, messageOf(err)));
   }
   if (focus && mine === renderSeq) $('h1', container)?.focus();
@@ -68,7 +69,7 @@ async function start() {
   try {
     user = await api('/v1/me');
   } catch (err) {
-    if (err.status === 401) { clearTokens(); signedOut(); return; }
+    if (err.status === 401) { clearTokens(); signedOut(); els.signinError.textContent = t('signin.expired'); return; }
     signedOut();
     els.signinError.textContent = messageOf(err);
     return;
@@ -122,6 +123,12 @@ els.signout.addEventListener('click', async () => {
 });
 
 window.addEventListener('hashchange', () => show({ focus: true }));
+window.addEventListener('ops:signed-out', () => {
+  clearTokens();
+  signedOut();
+  els.signinError.textContent = t('signin.expired');
+  els.signinForm.email.focus();
+});
 
 onLangChange(() => {
   if (me) {
