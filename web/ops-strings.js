@@ -229,7 +229,6 @@ const en = {
   'outbox.state.pending': 'waiting',
   'outbox.state.sending': 'being sent',
   'outbox.state.sent': 'sent',
-  'outbox.state.dead': 'dead letters',
   'outbox.empty': 'No messages.',
   'outbox.caption': 'Messages, newest first',
   'outbox.created': 'Queued',
@@ -323,6 +322,7 @@ const en = {
   'kpis.show_all': "Show all {n} neighbourhoods",
   'kpis.show_first': "Show the first {n} only",
   'signin.expired': "Your session has ended. Please sign in again.",
+  'outbox.state.dead': "dead letter",
 };
 
 const de = {
@@ -647,6 +647,7 @@ const de = {
   'kpis.show_all': "Alle {n} Quartiere zeigen",
   'kpis.show_first': "Nur die ersten {n} zeigen",
   'signin.expired': "Ihre Sitzung ist abgelaufen. Bitte melden Sie sich erneut an.",
+
 };
 
 const fr = {
@@ -876,8 +877,6 @@ const fr = {
   'outbox.state': 'État',
   'outbox.state.pending': 'en attente',
   'outbox.state.sending': 'en cours d’envoi',
-  'outbox.state.sent': 'envoyés',
-  'outbox.state.dead': 'abandonnés',
   'outbox.empty': 'Aucun message.',
   'outbox.caption': 'Messages, les plus récents d’abord',
   'outbox.created': 'Mis en file',
@@ -971,6 +970,8 @@ const fr = {
   'kpis.show_all': "Afficher les {n} quartiers",
   'kpis.show_first': "N’afficher que les {n} premiers",
   'signin.expired': "Votre session a expiré. Veuillez vous reconnecter.",
+  'outbox.state.sent': "envoyé",
+  'outbox.state.dead': "abandonné",
 };
 
 const it = {
@@ -1200,8 +1201,6 @@ const it = {
   'outbox.state': 'Stato',
   'outbox.state.pending': 'in attesa',
   'outbox.state.sending': 'in invio',
-  'outbox.state.sent': 'inviati',
-  'outbox.state.dead': 'non recapitabili',
   'outbox.empty': 'Nessun messaggio.',
   'outbox.caption': 'Messaggi, i più recenti prima',
   'outbox.created': 'In coda dal',
@@ -1295,6 +1294,8 @@ const it = {
   'kpis.show_all': "Mostra tutti i {n} quartieri",
   'kpis.show_first': "Mostra solo i primi {n}",
   'signin.expired': "La sessione è scaduta. Accedi di nuovo.",
+  'outbox.state.sent': "inviato",
+  'outbox.state.dead': "non recapitabile",
 };
 
 addStrings({ en, de, fr, it });
