@@ -236,7 +236,12 @@ pub async fn apply_in(
         }
     }
     set_timers(tx, &next, &timers_to_set, now, app).await?;
-    queue_notices(tx, app, &next, step.notify).await?;
+    if step.notify.is_empty() {
+        // No mail for small steps (arrival, an answer to a change), but both apps hear of them.
+        queue_notices(tx, app, &next, &[(Party::Customer, Notice::Updated), (Party::Helper, Notice::Updated)]).await?;
+    } else {
+        queue_notices(tx, app, &next, step.notify).await?;
+    }
     availability::record_change(tx, &next.helper_id, now).await?;
     if next.helper_id != b.helper_id {
         // The helper who had the visit hears it is off their calendar.
@@ -317,25 +322,27 @@ pub fn accept_link(app: &AppState, user: &str, booking: &str, ttl: std::time::Du
 /// (which the live stream pushes), both in the caller's transaction.
 pub async fn deliver_notice(tx: &mut Tx, to: &users::UserRow, notice: Notice, data: &BookingNoticeData) -> ApiResult<()> {
     let now = now_ms();
-    outbox::insert(
-        tx,
-        &outbox::OutboxRow {
-            id: UserId::new().to_string(),
-            channel: "email".into(),
-            template: notice.as_str().into(),
-            recipient_id: Some(to.id.clone()),
-            recipient_email: to.email.clone(),
-            recipient_name: to.name.clone(),
-            locale: to.locale.clone(),
-            payload: serde_json::to_string(data).map_err(ApiError::internal)?,
-            state: "pending".into(),
-            attempts: 0,
-            next_attempt_at: now,
-            last_error: None,
-            created_at: now,
-        },
-    )
-    .await?;
+    if notice.emails() {
+        outbox::insert(
+            tx,
+            &outbox::OutboxRow {
+                id: UserId::new().to_string(),
+                channel: "email".into(),
+                template: notice.as_str().into(),
+                recipient_id: Some(to.id.clone()),
+                recipient_email: to.email.clone(),
+                recipient_name: to.name.clone(),
+                locale: to.locale.clone(),
+                payload: serde_json::to_string(data).map_err(ApiError::internal)?,
+                state: "pending".into(),
+                attempts: 0,
+                next_attempt_at: now,
+                last_error: None,
+                created_at: now,
+            },
+        )
+        .await?;
+    }
     let words = quartier_notifications::render(notice, to.locale.parse().unwrap_or_default(), data);
     let body = words.text.lines().skip(2).take_while(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
     quartier_store::feed::insert(tx, &to.id, notice.as_str(), Some(&data.booking_id), &words.subject, &body, now).await?;

@@ -285,11 +285,15 @@ pub enum Notice {
     DisputeOpened,
     /// An operator decided the dispute.
     DisputeResolved,
+    /// Something else changed (in the app only: no e-mail).
+    Updated,
+    /// A new message in the booking (in the app only: no e-mail).
+    NewMessage,
 }
 
 impl Notice {
     /// Every notice.
-    pub const ALL: [Notice; 18] = [
+    pub const ALL: [Notice; 20] = [
         Notice::Requested,
         Notice::Accepted,
         Notice::Declined,
@@ -308,7 +312,14 @@ impl Notice {
         Notice::Reassigned,
         Notice::DisputeOpened,
         Notice::DisputeResolved,
+        Notice::Updated,
+        Notice::NewMessage,
     ];
+
+    /// Whether the notice also goes out by e-mail (the small in-visit updates only reach the app).
+    pub fn emails(self) -> bool {
+        !matches!(self, Notice::Updated | Notice::NewMessage)
+    }
 
     /// The stored name (the template key).
     pub fn as_str(self) -> &'static str {
@@ -331,6 +342,8 @@ impl Notice {
             Notice::Reassigned => "booking_reassigned",
             Notice::DisputeOpened => "dispute_opened",
             Notice::DisputeResolved => "dispute_resolved",
+            Notice::Updated => "booking_updated",
+            Notice::NewMessage => "message",
         }
     }
 }

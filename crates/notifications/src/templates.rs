@@ -292,6 +292,18 @@ fn words(notice: Notice, locale: Locale) -> (&'static str, &'static str) {
             "Contestazione decisa: {service}",
             "Un operatore ha deciso la contestazione per «{service}» del {when}. La decisione e la motivazione sono nell'app.",
         ),
+        (Updated, De) => {
+            ("Aktualisiert: {service}", "Der Termin «{service}» am {when} hat sich geändert; öffnen Sie ihn für den neuesten Stand.")
+        }
+        (Updated, Fr) => ("Mis à jour : {service}", "Le rendez-vous « {service} » du {when} a changé ; ouvrez-le pour voir où il en est."),
+        (Updated, It) => {
+            ("Aggiornato: {service}", "L'appuntamento «{service}» del {when} è cambiato; apritelo per vedere lo stato attuale.")
+        }
+        (Updated, En) => ("Updated: {service}", "The visit \"{service}\" on {when} changed; open it to see where it stands."),
+        (NewMessage, De) => ("Neue Nachricht: {service}", "Es gibt eine neue Nachricht zu «{service}» am {when}."),
+        (NewMessage, Fr) => ("Nouveau message : {service}", "Il y a un nouveau message au sujet de « {service} » du {when}."),
+        (NewMessage, It) => ("Nuovo messaggio: {service}", "C'è un nuovo messaggio su «{service}» del {when}."),
+        (NewMessage, En) => ("New message: {service}", "There is a new message about \"{service}\" on {when}."),
         (DisputeResolved, En) => (
             "Dispute decided: {service}",
             "An operator decided the dispute about \"{service}\" on {when}. The decision and its reasons are in the app.",

@@ -126,6 +126,12 @@ pub struct BookingDto {
     pending_by: Option<String>,
     /// Why the visit failed, for a failed visit.
     failure_cause: Option<String>,
+    /// How the customer paid (`cash`, `card`, `invoice`), once chosen.
+    payment_method: Option<String>,
+    /// When the payment was received.
+    paid_at: Option<Timestamp>,
+    /// When the visit was signed off.
+    completed_at: Option<Timestamp>,
     /// Oldest first. Present on `GET /v1/bookings/{id}` and after a change.
     #[serde(skip_serializing_if = "Option::is_none")]
     timeline: Option<Vec<TimelineEntry>>,
@@ -157,6 +163,9 @@ pub(crate) fn to_dto(b: bookings::BookingRow, viewer: &Caller, timeline: Option<
         pending_start: b.pending_start.map(|ms| local_rfc3339(ms, &b.time_zone)),
         pending_by: b.pending_by,
         failure_cause: b.failure_cause,
+        payment_method: b.payment_method,
+        paid_at: b.paid_at.and_then(|ms| Timestamp::from_millisecond(ms).ok()),
+        completed_at: b.completed_at.and_then(|ms| Timestamp::from_millisecond(ms).ok()),
         timeline: timeline.map(|t| {
             t.into_iter()
                 .map(|e| TimelineEntry {
@@ -198,6 +207,9 @@ fn request_dto(r: quartier_store::requests::RequestRow, viewer: &Caller) -> Book
         pending_start: None,
         pending_by: None,
         failure_cause: None,
+        payment_method: None,
+        paid_at: None,
+        completed_at: None,
         timeline: None,
         state: if r.state == "open" { "offered".into() } else { r.state },
         id: r.id,

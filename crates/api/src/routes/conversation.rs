@@ -71,14 +71,25 @@ async fn post_message(
     let (b, actor) = visible(&mut tx, &caller, &id).await?;
     let row = conversation::MessageRow {
         id: UserId::new().to_string(),
-        booking_id: b.id,
+        booking_id: b.id.clone(),
         author_id: caller.id.to_string(),
         author_role: actor.as_str().into(),
         body: body.to_owned(),
         created_at: now_ms(),
     };
     conversation::insert_message(&mut tx, &row).await?;
+    // The other side's app hears of it at once (in the app only, no e-mail).
+    let to: &[(quartier_booking::Party, quartier_booking::Notice)] = match actor {
+        Actor::Customer => &[(quartier_booking::Party::Helper, quartier_booking::Notice::NewMessage)],
+        Actor::Helper => &[(quartier_booking::Party::Customer, quartier_booking::Notice::NewMessage)],
+        _ => &[
+            (quartier_booking::Party::Customer, quartier_booking::Notice::NewMessage),
+            (quartier_booking::Party::Helper, quartier_booking::Notice::NewMessage),
+        ],
+    };
+    crate::process::queue_notices(&mut tx, &app, &b, to).await?;
     tx.commit().await.map_err(StoreError::from)?;
+    app.wake_outbox();
     Ok((StatusCode::CREATED, Json(message_dto(row))))
 }
 
