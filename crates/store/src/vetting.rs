@@ -61,11 +61,14 @@ pub async fn get(conn: &mut Conn, user_id: &str) -> Result<Option<ApplicationRow
     Ok(sqlx::query_as(sql).bind(user_id).fetch_optional(conn).await?)
 }
 
-/// Applications in a status, oldest first.
-pub async fn by_status(conn: &mut Conn, status: &str, limit: i64) -> Result<Vec<ApplicationRow>, StoreError> {
-    let sql =
-        sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM helper_applications WHERE status = $1 ORDER BY submitted_at, user_id LIMIT $2"));
-    Ok(sqlx::query_as(sql).bind(status).bind(limit).fetch_all(conn).await?)
+/// Applications in a status, oldest first, after the cursor `(submitted_at, user_id)`.
+pub async fn by_status(conn: &mut Conn, status: &str, after: Option<(i64, String)>, limit: i64) -> Result<Vec<ApplicationRow>, StoreError> {
+    let (at, id) = after.unwrap_or((i64::MIN, String::new()));
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM helper_applications WHERE status = $1 AND (submitted_at > $2 OR (submitted_at = $2 AND user_id > $3))
+         ORDER BY submitted_at, user_id LIMIT $4"
+    ));
+    Ok(sqlx::query_as(sql).bind(status).bind(at).bind(id).bind(limit).fetch_all(conn).await?)
 }
 
 /// Moves an application from `from` to `to` with a reason; `false` if it was no longer in `from`.

@@ -70,7 +70,7 @@ both_backends! {
         let audit = quartier_store::vetting::audit_of(&mut conn, &helper).await.expect("audit");
         drop(conn);
         let actions: Vec<&str> = audit.iter().map(|(_, _, a, _)| a.as_str()).collect();
-        assert_eq!(actions, ["helper_approve", "helper_suspend"]);
+        assert_eq!(actions, ["helper.approve", "helper.suspend"]);
         app.finish().await;
     }
 

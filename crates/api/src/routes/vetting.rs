@@ -212,6 +212,8 @@ pub struct QueueQuery {
     status: Option<String>,
     /// 1 to 100 (default 20).
     limit: Option<u32>,
+    /// From `next_cursor`.
+    cursor: Option<String>,
 }
 
 /// An application in the operators' queue.
@@ -247,10 +249,20 @@ async fn queue(State(app): State<AppState>, _: Operator, Query(q): Query<QueueQu
     if !["applied", "appealed", "approved", "rejected", "suspended"].contains(&status.as_str()) {
         return Err(ApiError::bad_request("invalid_query", "`status` is applied, appealed, approved, rejected or suspended."));
     }
+    let limit = page_limit(q.limit)?;
+    let after = match q.cursor.as_deref() {
+        None => None,
+        Some(c) => {
+            let (at, id) = c.split_once('_').ok_or_else(|| ApiError::bad_request("invalid_query", "Unknown cursor."))?;
+            Some((at.parse::<i64>().map_err(|_| ApiError::bad_request("invalid_query", "Unknown cursor."))?, id.to_owned()))
+        }
+    };
     let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
-    let rows = vetting::by_status(&mut conn, &status, page_limit(q.limit)?).await?;
+    let rows = vetting::by_status(&mut conn, &status, after, limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    let next_cursor = if more { rows.get(limit as usize - 1).map(|a| format!("{}_{}", a.submitted_at, a.user_id)) } else { None };
     let mut items = Vec::with_capacity(rows.len());
-    for a in rows {
+    for a in rows.into_iter().take(limit as usize) {
         let Some(u) = users::by_id(&mut conn, &a.user_id).await? else { continue };
         let tail: String = a.iban.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
         items.push(QueueItem {
@@ -267,7 +279,7 @@ async fn queue(State(app): State<AppState>, _: Operator, Query(q): Query<QueueQu
             appeal_against: a.appeal_against,
         });
     }
-    Ok(Json(QueuePage { items, next_cursor: None }))
+    Ok(Json(QueuePage { items, next_cursor }))
 }
 
 /// An operator's decision.
@@ -321,7 +333,7 @@ async fn decide(
     if !vetting::decide(&mut tx, &helper, &a.status, to, &me, reason, now).await? {
         return Err(ApiError::conflict("invalid_decision", "The application changed meanwhile; reload it."));
     }
-    vetting::audit(&mut tx, &UserId::new().to_string(), &me, &format!("helper_{}", req.decision), &helper, reason, now).await?;
+    vetting::audit(&mut tx, &UserId::new().to_string(), &me, &format!("helper.{}", req.decision), &helper, reason, now).await?;
     availability::record_change(&mut tx, &helper, now).await?;
     let updated = vetting::get(&mut tx, &helper).await?.ok_or_else(|| ApiError::internal(anyhow::anyhow!("application vanished")))?;
     tx.commit().await.map_err(StoreError::from)?;
