@@ -61,6 +61,9 @@ pub struct OwnProfile {
     /// The H3 cells the travel radius covers (resolution 8, compacted to coarser cells where a
     /// whole parent is covered). Customers in these cells can book this helper.
     service_area: Vec<String>,
+    /// The same cells' outlines for drawing, each a ring of `[lat, lon]` corners (the helper's
+    /// own map needs no H3 library or map tiles).
+    service_area_outlines: Vec<Vec<[f64; 2]>>,
 }
 
 /// A helper as customers see them: no home location, no exact distance.
@@ -93,18 +96,15 @@ impl From<helpers::ProfileRow> for PublicHelper {
 
 impl From<helpers::ProfileRow> for OwnProfile {
     fn from(p: helpers::ProfileRow) -> Self {
+        let cells = GeoPoint::new(p.home_lat, p.home_lon)
+            .map(|home| quartier_matching::search::service_area(home, u8::try_from(p.travel_radius_km).unwrap_or(1)))
+            .unwrap_or_default();
         Self {
             skills: json_list(&p.skills),
             languages: json_list(&p.languages),
             home: Coordinates { lat: p.home_lat, lon: p.home_lon },
-            service_area: GeoPoint::new(p.home_lat, p.home_lon)
-                .map(|home| {
-                    quartier_matching::search::service_area(home, u8::try_from(p.travel_radius_km).unwrap_or(1))
-                        .into_iter()
-                        .map(|c| c.to_string())
-                        .collect()
-                })
-                .unwrap_or_default(),
+            service_area_outlines: cells.iter().map(|c| c.boundary().iter().map(|ll| [ll.lat(), ll.lng()]).collect()).collect(),
+            service_area: cells.into_iter().map(|c| c.to_string()).collect(),
             updated_at: jiff::Timestamp::from_millisecond(p.updated_at).unwrap_or_default(),
             id: p.user_id,
             name: p.name,
