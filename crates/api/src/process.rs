@@ -182,6 +182,17 @@ pub async fn apply_in(
             if !is_helper || !quartier_store::vetting::is_approved(tx, to).await? {
                 return Err(ApiError::conflict("helper_not_approved", "Only an approved helper can take a visit over."));
             }
+            let service =
+                catalog::get(tx, &b.service_slug).await?.ok_or_else(|| ApiError::internal(anyhow::anyhow!("service vanished")))?;
+            let skilled = quartier_store::helpers::get(tx, to)
+                .await?
+                .is_some_and(|p| serde_json::from_str::<Vec<String>>(&p.skills).unwrap_or_default().contains(&service.skill));
+            if !skilled {
+                return Err(ApiError::conflict(
+                    "helper_lacks_skill",
+                    format!("That helper does not offer `{}`; choose one who does.", service.skill),
+                ));
+            }
             next.helper_id = to.to_owned();
         }
         _ => {}

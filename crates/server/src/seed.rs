@@ -189,7 +189,9 @@ async fn demo_bookings(
             let date = today.checked_add(jiff::Span::new().days(offset_days))?;
             let local = date.at(i8::try_from(9 + c).unwrap_or(9), 0, 0, 0);
             let start = local.to_zoned(zone.clone())?.timestamp();
-            let booked_at = start.checked_sub(jiff::SignedDuration::from_hours(72))?;
+            // Booked three days ahead, but never in the future.
+            let booked_at =
+                start.checked_sub(jiff::SignedDuration::from_hours(72))?.min(jiff::Timestamp::from_millisecond(now - 2 * 3_600_000)?);
             let home = quartier_domain::GeoPoint::new(h.lat, h.lon)?;
             let quote = quartier_pricing::quote::quote_visit(
                 &quartier_pricing::QuoteRequest {

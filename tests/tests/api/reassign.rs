@@ -97,6 +97,10 @@ both_backends! {
             assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
             assert_eq!(r.code(), "helper_not_approved");
         }
+        let (tv_only, _, _) = app.helper_with_profile(&["tv"]).await;
+        let unskilled = act(&app, &operator, &id, json!({"action": "reassign", "helper_id": tv_only, "reason": "Helper is ill"})).await;
+        assert_eq!(unskilled.status, StatusCode::CONFLICT, "{}", unskilled.text);
+        assert_eq!(unskilled.code(), "helper_lacks_skill");
         let same = act(&app, &operator, &id, json!({"action": "reassign", "helper_id": old_id, "reason": "Helper is ill"})).await;
         assert_eq!(same.status, StatusCode::BAD_REQUEST, "{}", same.text);
         assert_eq!(same.code(), "same_helper");

@@ -472,6 +472,8 @@ pub struct CaseLedgerLine {
 pub struct DisputeCase {
     dispute: DisputeDto,
     booking: BookingDto,
+    customer_name: String,
+    helper_name: String,
     messages: Vec<CaseMessage>,
     ledger: Vec<CaseLedgerLine>,
     /// Charged to the customer and not refunded yet (the most a refund can be).
@@ -492,6 +494,8 @@ async fn case_of(conn: &mut quartier_store::Conn, caller: &Caller, id: &str) -> 
     let d = disputes::get(conn, id).await?.ok_or_else(|| ApiError::not_found("dispute"))?;
     let b = bookings::get(conn, &d.booking_id).await?.ok_or_else(|| ApiError::not_found("booking"))?;
     let events = bookings::events(conn, &b.id).await?;
+    let customer_name = quartier_store::users::by_id(conn, &b.customer_id).await?.map(|u| u.name).unwrap_or_default();
+    let helper_name = quartier_store::users::by_id(conn, &b.helper_id).await?.map(|u| u.name).unwrap_or_default();
     let messages = conversation::messages(conn, &b.id)
         .await?
         .into_iter()
@@ -513,6 +517,8 @@ async fn case_of(conn: &mut quartier_store::Conn, caller: &Caller, id: &str) -> 
     Ok(DisputeCase {
         dispute: dto(conn, d).await?,
         booking: to_dto(b, caller, Some(events)),
+        customer_name,
+        helper_name,
         messages,
         ledger,
         refundable_rappen: balances.charged().max(0),
