@@ -804,10 +804,10 @@ mod tests {
         let completed = ts("2026-03-11T10:00:00Z");
         let window = default_policy().dispute_window();
         assert_eq!(
-            release_payout(&b, completed, ts("2026-03-14T09:59:59Z"), window),
-            Err(LedgerError::DisputeWindowOpen { until: ts("2026-03-14T10:00:00Z") })
+            release_payout(&b, completed, ts("2026-03-25T09:59:59Z"), window),
+            Err(LedgerError::DisputeWindowOpen { until: ts("2026-03-25T10:00:00Z") })
         );
-        let rel = release_payout(&b, completed, ts("2026-03-14T10:00:00Z"), window).expect("posts");
+        let rel = release_payout(&b, completed, ts("2026-03-25T10:00:00Z"), window).expect("posts");
         apply(&mut b, &rel);
         assert_eq!(b.held_for_helper(), 0);
         assert_eq!(b.payable_to_helper(), 10_000);
@@ -821,7 +821,7 @@ mod tests {
         assert_eq!(b.balance(Account::PlatformRevenue), -395);
         assert_eq!(b.balance(Account::PaymentFees), 150);
         // Nothing left to release.
-        assert_eq!(release_payout(&b, completed, ts("2026-03-20T10:00:00Z"), window), Err(LedgerError::NothingToPost));
+        assert_eq!(release_payout(&b, completed, ts("2026-03-31T10:00:00Z"), window), Err(LedgerError::NothingToPost));
     }
 
     #[test]
@@ -842,7 +842,7 @@ mod tests {
         assert_eq!(exact.postings().len(), 2);
         // The helper keeps the cash as payout, within what they collected.
         let rel =
-            release_payout(&b, ts("2026-03-11T10:00:00Z"), ts("2026-03-15T10:00:00Z"), default_policy().dispute_window()).expect("posts");
+            release_payout(&b, ts("2026-03-11T10:00:00Z"), ts("2026-03-26T10:00:00Z"), default_policy().dispute_window()).expect("posts");
         apply(&mut b, &rel);
         assert_eq!(payout_paid(&b, rp(5_837), PayoutChannel::CashCollected).map_err(|e| e.code()), Err("exceeds_balance"));
         run(&mut b, |b| payout_paid(b, rp(5_835), PayoutChannel::CashCollected));
@@ -929,7 +929,7 @@ mod tests {
     fn a_refund_after_payout_is_refused_rather_than_making_the_payout_negative() {
         let mut b = Balances::new();
         apply(&mut b, &booking_completed(&quote_of(4_900, 0)).expect("posts"));
-        run(&mut b, |b| release_payout(b, ts("2026-03-11T10:00:00Z"), ts("2026-03-14T10:00:00Z"), default_policy().dispute_window()));
+        run(&mut b, |b| release_payout(b, ts("2026-03-11T10:00:00Z"), ts("2026-03-25T10:00:00Z"), default_policy().dispute_window()));
         // Released but not paid out: the refund comes from what is payable.
         let t = partial_refund(&b, rp(900)).expect("posts");
         assert_eq!(t.amount_for(Account::HelperPayable), 900);

@@ -381,7 +381,7 @@ mod tests {
         let h = p.helper_no_show(Money::chf(49)).expect("applies");
         assert_eq!(h.penalty, Money::chf(20));
         assert_eq!(h.refund, Money::chf(49));
-        assert_eq!(p.payout_release_at(ts("2026-03-11T10:00:00Z")), Ok(ts("2026-03-14T10:00:00Z")));
+        assert_eq!(p.payout_release_at(ts("2026-03-11T10:00:00Z")), Ok(ts("2026-03-25T10:00:00Z")));
     }
 
     #[test]

@@ -66,10 +66,24 @@ both_backends! {
         assert!(r.headers()["content-type"].to_str().unwrap_or("").starts_with("text/html"));
         assert!(r.headers().contains_key("content-security-policy"));
         let html = r.text().await.expect("html");
-        assert!(html.contains("id=\"catalog\"") && html.contains("id=\"login-form\""));
-        let js = app.client.get(format!("{}/app.js", app.base)).send().await.expect("js");
-        assert_eq!(js.status(), StatusCode::OK);
-        assert!(js.headers()["content-type"].to_str().unwrap_or("").contains("javascript"));
+        assert!(html.contains("id=\"view\"") && html.contains("/app.js"), "{html}");
+        // The three faces and the modules they load, each with its own type.
+        for (path, kind) in [
+            ("/app.js", "javascript"),
+            ("/common.js", "javascript"),
+            ("/helper.html", "text/html"),
+            ("/helper.js", "javascript"),
+            ("/sw.js", "javascript"),
+            ("/ops.html", "text/html"),
+            ("/ops.js", "javascript"),
+            ("/charts.js", "javascript"),
+            ("/app.css", "text/css"),
+        ] {
+            let res = app.client.get(format!("{}{path}", app.base)).send().await.expect("asset");
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            let ct = res.headers()["content-type"].to_str().unwrap_or("").to_owned();
+            assert!(ct.contains(kind), "{path}: {ct}");
+        }
         app.finish().await;
     }
 
