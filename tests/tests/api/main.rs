@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod account;
 mod auth;
 mod bookings;
 mod broadcast;
@@ -10,6 +11,7 @@ mod disputes;
 mod errors;
 mod feed;
 mod idempotency;
+mod mails;
 mod matching;
 mod money;
 mod ops;
