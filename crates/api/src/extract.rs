@@ -125,7 +125,13 @@ impl FromRequestParts<AppState> for Caller {
             .ok()
             .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
             .ok_or_else(|| ApiError::invalid_token("Use `Authorization: Bearer <access token>`."))?;
-        state.tokens().verify_access(token.trim())
+        let caller: Caller = state.tokens().verify_access(token.trim())?;
+        // A token outlives nothing: an erased (or removed) account is signed out at once.
+        let mut conn = state.store().pool().acquire().await.map_err(quartier_store::StoreError::from)?;
+        if !quartier_store::account::is_active(&mut conn, &caller.id.to_string()).await? {
+            return Err(ApiError::invalid_token("This account no longer exists; sign in with another one."));
+        }
+        Ok(caller)
     }
 }
 

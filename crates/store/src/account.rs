@@ -11,6 +11,20 @@ use sqlx::Row;
 
 use crate::{Backend, Conn, StoreError};
 
+/// The password hash of an erased account: matches no password, and marks the account as gone.
+pub const ERASED: &str = "!erased";
+
+/// Whether the account exists and has not been erased (checked on every signed-in request, so
+/// an erased person's access token stops working at once).
+pub async fn is_active(conn: &mut Conn, user_id: &str) -> Result<bool, StoreError> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id = $1 AND password_hash <> $2")
+        .bind(user_id)
+        .bind(ERASED)
+        .fetch_one(conn)
+        .await?;
+    Ok(n > 0)
+}
+
 /// Columns never exported: secrets and raw bytes.
 const HIDDEN: [&str; 4] = ["password_hash", "token_hash", "data", "body_bytes"];
 
@@ -239,6 +253,15 @@ pub async fn erase(conn: &mut Conn, user_id: &str, now: i64) -> Result<Result<()
         .bind(now)
         .execute(&mut *conn)
         .await?;
+    // Stored replies (kept 24 h for retries) are bytes: any that quotes them goes, whoever's it
+    // was (an operator's decision on their dispute or application, say).
+    let stored: Vec<(String, String, Vec<u8>)> =
+        sqlx::query_as("SELECT user_id, key, body FROM idempotency_keys WHERE body IS NOT NULL").fetch_all(&mut *conn).await?;
+    for (owner, key, body) in stored {
+        if markers.iter().any(|m| body.windows(m.len()).any(|w| w == m.as_bytes())) {
+            sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2").bind(owner).bind(key).execute(&mut *conn).await?;
+        }
+    }
     // Every mention elsewhere.
     for marker in &markers {
         for (table, column) in TEXT_COLUMNS {

@@ -302,10 +302,12 @@ pub async fn wait_for_mail(to: &str, subject: &str) -> String {
     panic!("no mail to {to} with a subject containing {subject:?} arrived at the SMTP sink within 15 s");
 }
 
-/// The Subject header, decoding RFC 2047 UTF-8 words (lettre encodes non-ASCII subjects).
+/// The Subject header, decoding RFC 2047 UTF-8 words (lettre encodes only the words with
+/// non-ASCII characters; the space between two encoded words is not part of the text, the space
+/// between a plain and an encoded word is).
 pub fn decoded_subject(raw: &str) -> String {
     use base64::Engine;
-    let mut subject = String::new();
+    let mut value = String::new();
     let mut in_subject = false;
     for line in raw.lines() {
         if line.is_empty() {
@@ -313,26 +315,29 @@ pub fn decoded_subject(raw: &str) -> String {
         }
         if let Some(rest) = line.strip_prefix("Subject:") {
             in_subject = true;
-            subject.push_str(rest.trim());
+            value.push_str(rest);
         } else if in_subject && line.starts_with([' ', '\t']) {
-            subject.push(' ');
-            subject.push_str(line.trim());
+            value.push_str(line);
         } else {
             in_subject = false;
         }
     }
     let mut out = String::new();
-    for word in subject.split(' ') {
-        if let Some(inner) = word.strip_prefix("=?utf-8?b?").or_else(|| word.strip_prefix("=?UTF-8?B?")).and_then(|w| w.strip_suffix("?="))
-            && let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(inner)
-        {
-            out.push_str(&String::from_utf8_lossy(&bytes));
-        } else {
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            out.push_str(word);
+    let mut last_encoded = false;
+    for (i, word) in value.split_whitespace().enumerate() {
+        let lower = word.to_ascii_lowercase();
+        let decoded = lower
+            .starts_with("=?utf-8?b?")
+            .then(|| word.get(10..word.len().saturating_sub(2)).filter(|_| word.ends_with("?=")))
+            .flatten()
+            .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+        let encoded = decoded.is_some();
+        if i > 0 && !(encoded && last_encoded) {
+            out.push(' ');
         }
+        out.push_str(decoded.as_deref().unwrap_or(word));
+        last_encoded = encoded;
     }
     out
 }

@@ -224,44 +224,8 @@ fn maildir() -> PathBuf {
     PathBuf::from(std::env::var("QUARTIER_TEST_MAILDIR").expect("QUARTIER_TEST_MAILDIR is set by scripts/test-services.sh"))
 }
 
-/// The Subject header, unfolded and with its RFC 2047 words decoded. White space between two
-/// encoded words is dropped; white space next to plain text is kept (as lettre writes
-/// "Demande =?utf-8?b?ZXhwaXLDqWU=?= : …").
 fn subject_of(raw: &str) -> String {
-    use base64::Engine;
-    let mut value = String::new();
-    let mut in_subject = false;
-    for line in raw.lines().skip_while(|l| l.starts_with("X-Sink-")) {
-        if line.is_empty() {
-            break;
-        }
-        if let Some(rest) = line.strip_prefix("Subject:") {
-            in_subject = true;
-            value.push_str(rest);
-        } else if in_subject && line.starts_with([' ', '\t']) {
-            value.push_str(line);
-        } else {
-            in_subject = false;
-        }
-    }
-    let mut out = String::new();
-    let mut last_encoded = false;
-    for (i, word) in value.split_whitespace().enumerate() {
-        let lower = word.to_ascii_lowercase();
-        let decoded = lower
-            .starts_with("=?utf-8?b?")
-            .then(|| word.get(10..word.len().saturating_sub(2)).filter(|_| word.ends_with("?=")))
-            .flatten()
-            .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
-            .map(|bytes| String::from_utf8(bytes).expect("UTF-8 in an encoded word"));
-        let encoded = decoded.is_some();
-        if i > 0 && !(encoded && last_encoded) {
-            out.push(' ');
-        }
-        out.push_str(decoded.as_deref().unwrap_or(word));
-        last_encoded = encoded;
-    }
-    out
+    crate::harness::decoded_subject(raw)
 }
 
 /// Waits (up to 15 s) for a mail to `to` whose subject is exactly `subject`; returns it raw.

@@ -11,6 +11,7 @@ mod disputes;
 mod errors;
 mod feed;
 mod idempotency;
+mod kpis;
 mod mails;
 mod matching;
 mod money;

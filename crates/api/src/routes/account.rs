@@ -137,7 +137,9 @@ async fn calendar_feed(State(app): State<AppState>, Query(q): Query<CalendarQuer
     }
     let me = link.user.to_string();
     let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
-    let Some(user) = users::by_id(&mut conn, &me).await?.filter(|u| u.role == "helper") else {
+    let user = users::by_id(&mut conn, &me).await?.filter(|u| u.role == "helper" && u.password_hash != account::ERASED);
+    let approved = quartier_store::vetting::is_approved(&mut conn, &me).await?;
+    let (Some(user), true) = (user, approved) else {
         return Err(ApiError::invalid_token("This calendar address no longer works.").with_code("invalid_link"));
     };
     let since = now_ms() - 30 * 86_400_000;
