@@ -108,6 +108,12 @@ impl ApiError {
         e
     }
 
+    /// The same error, telling the client when to try again (`Retry-After`).
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
     /// The same error under another stable code.
     pub fn with_code(mut self, code: &'static str) -> Self {
         self.code = code;

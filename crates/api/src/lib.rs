@@ -78,6 +78,7 @@ pub fn api_parts() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::disputes::router())
         .merge(routes::insights::router())
         .merge(routes::account::router())
+        .merge(routes::reset::router())
         .split_for_parts()
 }
 

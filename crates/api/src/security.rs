@@ -158,10 +158,18 @@ impl Default for PasswordCost {
     }
 }
 
+/// Password hashes computed at once, at most.
+pub const MAX_CONCURRENT_HASHES: usize = 4;
+/// How long a password check waits for a slot before the server says it is busy.
+pub const HASH_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Hashes and checks passwords on the blocking pool.
 #[derive(Clone)]
 pub struct Passwords {
     cost: PasswordCost,
+    /// Hashes running at once: Argon2 costs memory and a core each, so a burst of logins must
+    /// queue (briefly) rather than exhaust the machine.
+    slots: Arc<tokio::sync::Semaphore>,
     /// A hash of a random password, checked when the e-mail is unknown so that an unknown e-mail
     /// costs the same time as a wrong password.
     dummy: Arc<String>,
@@ -173,19 +181,36 @@ impl Passwords {
         let mut bytes = [0u8; 24];
         rand::rng().fill_bytes(&mut bytes);
         let dummy = hash_with(cost, &URL_SAFE_NO_PAD.encode(bytes))?;
-        Ok(Self { cost, dummy: Arc::new(dummy) })
+        Ok(Self { cost, dummy: Arc::new(dummy), slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_HASHES)) })
+    }
+
+    /// A hashing slot, waiting at most [`HASH_QUEUE_WAIT`]; then 503 `password_hashing_busy`.
+    async fn slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        match tokio::time::timeout(HASH_QUEUE_WAIT, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "password_hashing_busy",
+                "Too many sign-ins at once; try again in a second.",
+            )
+            .with_retry_after(1)),
+        }
     }
 
     /// The PHC string for a password.
     pub async fn hash(&self, password: String) -> Result<String, ApiError> {
         let cost = self.cost;
-        tokio::task::spawn_blocking(move || hash_with(cost, &password)).await.map_err(ApiError::internal)?
+        let permit = self.slot().await?;
+        let r = tokio::task::spawn_blocking(move || hash_with(cost, &password)).await.map_err(ApiError::internal)?;
+        drop(permit);
+        r
     }
 
     /// Whether `password` matches `phc`; with `None`, checks against the dummy and says no.
     pub async fn verify(&self, password: String, phc: Option<String>) -> Result<bool, ApiError> {
         let known = phc.is_some();
         let phc = phc.unwrap_or_else(|| self.dummy.as_str().to_owned());
+        let _permit = self.slot().await?;
         let ok = tokio::task::spawn_blocking(move || {
             // The hash string carries its own parameters; the hasher's are only for new hashes.
             Argon2::default().verify_password(password.as_bytes(), phc.as_str()).is_ok()

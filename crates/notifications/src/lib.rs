@@ -41,3 +41,60 @@ pub struct BookingNoticeData {
     #[serde(default)]
     pub action_link: Option<String>,
 }
+
+/// The one account mail that is not about a booking: a password reset link.
+pub const PASSWORD_RESET: &str = "password_reset";
+
+/// What a password-reset outbox row carries.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetData {
+    /// The reader's display name.
+    pub recipient_name: String,
+    /// The signed, single-use link (valid one hour).
+    pub link: String,
+}
+
+/// The password-reset mail in the reader's language.
+pub fn render_password_reset(locale: quartier_domain::Locale, data: &PasswordResetData) -> Rendered {
+    use quartier_domain::Locale;
+    let (subject, hello, line, ignore, bye) = match locale {
+        Locale::De => (
+            "Passwort zurücksetzen",
+            "Grüezi",
+            "Mit diesem Link setzen Sie ein neues Passwort (eine Stunde gültig, nur einmal):",
+            "Haben Sie nichts angefordert? Dann können Sie diese Nachricht ignorieren; Ihr Passwort bleibt.",
+            "Ihr Quartier-Team",
+        ),
+        Locale::Fr => (
+            "Réinitialiser le mot de passe",
+            "Bonjour",
+            "Ce lien permet de choisir un nouveau mot de passe (valable une heure, une seule fois) :",
+            "Vous n'avez rien demandé ? Ignorez ce message ; votre mot de passe ne change pas.",
+            "Votre équipe Quartier",
+        ),
+        Locale::It => (
+            "Reimpostare la password",
+            "Buongiorno",
+            "Con questo link scegliete una nuova password (valido un'ora, una sola volta):",
+            "Non avete chiesto nulla? Ignorate questo messaggio; la password resta invariata.",
+            "Il vostro team Quartier",
+        ),
+        Locale::En => (
+            "Reset your password",
+            "Hello",
+            "Use this link to choose a new password (valid for one hour, once):",
+            "Did not ask for this? Ignore this message; your password stays as it is.",
+            "Your Quartier team",
+        ),
+    };
+    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let text = format!("{hello} {},\n\n{line}\n{}\n\n{ignore}\n\n{bye}\n", data.recipient_name, data.link);
+    let html = format!(
+        "<!doctype html><html><body><p>{hello} {},</p><p>{line}</p><p><a href=\"{}\">{}</a></p><p>{ignore}</p><p>{bye}</p></body></html>",
+        esc(&data.recipient_name),
+        esc(&data.link),
+        esc(&data.link)
+    );
+    Rendered { subject: subject.to_owned(), text, html, calendar: None }
+}

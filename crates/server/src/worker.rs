@@ -372,6 +372,12 @@ async fn record(
 }
 
 async fn deliver(mailer: &Mailer, row: &outbox::OutboxRow) -> Result<(), DeliveryError> {
+    if row.template == quartier_notifications::PASSWORD_RESET {
+        let data: quartier_notifications::PasswordResetData =
+            serde_json::from_str(&row.payload).map_err(|e| DeliveryError::Permanent(format!("unreadable payload: {e}")))?;
+        let msg = quartier_notifications::render_password_reset(row.locale.parse().unwrap_or_default(), &data);
+        return mailer.send(&row.recipient_name, &row.recipient_email, &row.id, &msg).await;
+    }
     let notice: Notice = row.template.parse().map_err(|_| DeliveryError::Permanent(format!("unknown template {}", row.template)))?;
     let locale: Locale = row.locale.parse().unwrap_or_default();
     let data: BookingNoticeData =

@@ -168,3 +168,24 @@ pub async fn revoke_all_for_user(conn: &mut AnyConnection, user_id: &str, now: i
         .await?;
     Ok(r.rows_affected())
 }
+
+/// Sets a new password hash.
+pub async fn set_password(conn: &mut AnyConnection, id: &str, hash: &str, now: i64) -> Result<bool, StoreError> {
+    let r = sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(hash)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// How many mails of `template` were queued for a user since `since` (epoch ms).
+pub async fn mails_since(conn: &mut AnyConnection, user_id: &str, template: &str, since: i64) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE recipient_id = $1 AND template = $2 AND created_at >= $3")
+        .bind(user_id)
+        .bind(template)
+        .bind(since)
+        .fetch_one(conn)
+        .await?)
+}

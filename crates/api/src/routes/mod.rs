@@ -14,4 +14,5 @@ pub mod matching;
 pub mod money;
 pub mod ops;
 pub mod outbox;
+pub mod reset;
 pub mod vetting;
