@@ -23,9 +23,18 @@ struct Claims {
     sub: String,
     role: String,
     iss: String,
+    /// Who the token is for: this API only.
+    aud: String,
+    /// `access`: a link or any other token of ours is never taken for one.
+    typ: String,
     iat: u64,
     exp: u64,
 }
+
+/// The audience of access tokens.
+const AUDIENCE: &str = "quartier-api";
+/// The type claim of access tokens.
+const ACCESS_TYPE: &str = "access";
 
 /// Signs and checks access tokens.
 #[derive(Clone)]
@@ -34,6 +43,9 @@ pub struct Tokens {
     decoding: DecodingKey,
     validation: Validation,
     access_ttl: Duration,
+    /// The key's id in token headers: a fingerprint of the key, so a token naming any other key
+    /// (or none) is refused before its signature is even looked at.
+    kid: String,
 }
 
 impl Tokens {
@@ -42,8 +54,12 @@ impl Tokens {
         let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
         validation.leeway = 5;
         validation.set_issuer(&[ISSUER]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        Self { encoding: EncodingKey::from_secret(key), decoding: DecodingKey::from_secret(key), validation, access_ttl }
+        validation.set_audience(&[AUDIENCE]);
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(key);
+        let kid = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        Self { encoding: EncodingKey::from_secret(key), decoding: DecodingKey::from_secret(key), validation, access_ttl, kid }
     }
 
     /// Lifetime of an access token.
@@ -58,20 +74,33 @@ impl Tokens {
             sub: user.to_string(),
             role: role.as_str().to_owned(),
             iss: ISSUER.to_owned(),
+            aud: AUDIENCE.to_owned(),
+            typ: ACCESS_TYPE.to_owned(),
             iat: now,
             exp: now + self.access_ttl.as_secs(),
         };
-        jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &self.encoding).map_err(ApiError::internal)
+        let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(ApiError::internal)
     }
 
     /// Checks an access token: HS256 only (no `none`, no other algorithm), our key, our issuer, not expired.
     pub fn verify_access(&self, token: &str) -> Result<Caller, ApiError> {
+        // Only our own key id: no `jku`, `x5u` or `jwk` is ever followed, an unknown `kid` is refused.
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| ApiError::invalid_token("The access token is not valid; sign in again."))?;
+        if header.kid.as_deref() != Some(self.kid.as_str()) || header.jku.is_some() || header.jwk.is_some() || header.x5u.is_some() {
+            return Err(ApiError::invalid_token("The access token is not valid; sign in again."));
+        }
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
             ErrorKind::ExpiredSignature => {
                 ApiError::invalid_token("The access token has expired; get a new one with POST /v1/auth/refresh.")
             }
             _ => ApiError::invalid_token("The access token is not valid; sign in again."),
         })?;
+        if data.claims.typ != ACCESS_TYPE {
+            return Err(ApiError::invalid_token("The access token is not valid; sign in again."));
+        }
         let id = data.claims.sub.parse::<UserId>().map_err(|_| ApiError::invalid_token("The access token is not valid."))?;
         let role = data.claims.role.parse::<Role>().map_err(|_| ApiError::invalid_token("The access token is not valid."))?;
         Ok(Caller { id, role })

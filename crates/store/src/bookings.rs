@@ -145,6 +145,20 @@ pub async fn list(
     Ok(sqlx::query_as(sql).bind(party).bind(state).bind(cursor).bind(limit).fetch_all(conn).await?)
 }
 
+/// Requests of a customer still waiting for an answer: bookings asked of a chosen helper and
+/// "any helper nearby" requests being offered.
+pub async fn open_requests_of(conn: &mut Conn, customer_id: &str) -> Result<i64, StoreError> {
+    let a: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bookings WHERE customer_id = $1 AND state = 'requested'")
+        .bind(customer_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let b: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM requests WHERE customer_id = $1 AND state = 'open'")
+        .bind(customer_id)
+        .fetch_one(conn)
+        .await?;
+    Ok(a + b)
+}
+
 /// A helper's bookings starting from `since` (epoch ms), by start.
 pub async fn of_helper_since(conn: &mut Conn, helper_id: &str, since: i64) -> Result<Vec<BookingRow>, StoreError> {
     let sql =

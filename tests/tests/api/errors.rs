@@ -62,7 +62,10 @@ both_backends! {
     async fn bad_query_parameters_are_400(app) {
         let r = app.get("/v1/helpers?limit=500", None).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST);
-        assert_eq!(r.code(), "invalid_query");
+        assert_eq!(r.code(), "page_too_large");
+        let z = app.get("/v1/helpers?limit=0", None).await;
+        assert_eq!(z.status, StatusCode::BAD_REQUEST);
+        assert_eq!(z.code(), "invalid_query");
         let t = app.get("/v1/helpers?limit=abc", None).await;
         assert_eq!(t.status, StatusCode::BAD_REQUEST);
         assert_eq!(t.code(), "invalid_query");

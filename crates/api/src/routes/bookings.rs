@@ -226,6 +226,7 @@ fn request_dto(r: quartier_store::requests::RequestRow, viewer: &Caller) -> Book
 #[utoipa::path(post, path = "/v1/bookings", tag = "bookings", request_body = BookingRequest, security(("bearer" = [])),
     responses((status = 201, body = BookingDto),
               (status = 409, body = Problem, description = "slot_taken, slot_unavailable"),
+              (status = 429, body = Problem, description = "too_many_open_requests"),
               (status = 400, body = Problem, description = "unknown_service, helper_required, unknown_helper, helper_lacks_skill, start_too_soon, invalid_address")))]
 async fn create_booking(
     State(app): State<AppState>,
@@ -233,6 +234,20 @@ async fn create_booking(
     Body(req): Body<BookingRequest>,
 ) -> ApiResult<(StatusCode, Json<BookingDto>)> {
     caller.require(Role::Customer)?;
+    {
+        // Requests hold helpers' time: a customer keeps only a few waiting at once.
+        let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
+        let open = bookings::open_requests_of(&mut conn, &caller.id.to_string()).await?;
+        let max = i64::from(app.config().max_open_requests);
+        if open >= max {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_open_requests",
+                format!("You have {open} requests waiting for an answer (at most {max}); wait for an answer or cancel one first."),
+            )
+            .with_retry_after(60));
+        }
+    }
     let address = req.address.trim();
     if !(5..=300).contains(&address.chars().count()) {
         return Err(ApiError::invalid("invalid_address", "Give the full address (street, number, postcode, town), 5 to 300 characters."));

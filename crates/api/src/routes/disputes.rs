@@ -374,8 +374,8 @@ async fn get_photo(State(app): State<AppState>, caller: Caller, Path((id, photo_
 pub struct ListQuery {
     /// open (default) or resolved.
     status: Option<String>,
-    /// At most 100 (default 50).
-    limit: Option<i64>,
+    /// At most 100 (default 20).
+    limit: Option<u32>,
     /// From `next_cursor`.
     cursor: Option<String>,
 }
@@ -411,10 +411,7 @@ async fn ops_list(State(app): State<AppState>, _: Operator, Query(q): Query<List
     if !matches!(status, "open" | "resolved") {
         return Err(ApiError::bad_request("invalid_query", "`status` is open or resolved."));
     }
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_query", "`limit` is 1 to 100."));
-    }
+    let limit = crate::routes::helpers::page_limit(q.limit)?;
     let after = match q.cursor.as_deref() {
         None => None,
         Some(c) => {

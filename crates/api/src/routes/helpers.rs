@@ -204,7 +204,8 @@ pub struct HelperPage {
 pub(crate) fn page_limit(limit: Option<u32>) -> Result<i64, ApiError> {
     match limit.unwrap_or(20) {
         n @ 1..=100 => Ok(i64::from(n)),
-        _ => Err(ApiError::bad_request("invalid_query", "`limit` must be 1 to 100.")),
+        0 => Err(ApiError::bad_request("invalid_query", "`limit` must be 1 to 100.")),
+        _ => Err(ApiError::bad_request("page_too_large", "A page has at most 100 items; use `next_cursor` for more.")),
     }
 }
 
