@@ -136,7 +136,8 @@ async function drawProfile(slot) {
     wrap.append(h('p', { class: 'error', role: 'alert' }, errorText(err)));
     return;
   }
-  if (!profile) wrap.append(h('p', { class: 'notice-inline' }, t('prof.missing')));
+  const missing = profile ? null : h('p', { class: 'notice-inline' }, t('prof.missing'));
+  if (missing) wrap.append(missing);
   const skills = [...new Set(catalog.map((s) => s.skill))];
   const has = new Set(profile?.skills || []);
   const speaks = new Set(profile?.languages || []);
@@ -166,8 +167,9 @@ async function drawProfile(slot) {
   const submit = h('button', { class: 'button block', type: 'submit' }, t('prof.save'));
 
   const redraw = () => {
-    map.replaceChildren(serviceMap(home, radius, (p) => { home.lat = p.lat; home.lon = p.lon; syncInputs(); redraw(); }));
     const saved = profile && profile.home.lat === home.lat && profile.home.lon === home.lon && profile.travel_radius_km === radius;
+    const cells = { outlines: profile?.service_area_outlines || [], current: Boolean(saved) };
+    map.replaceChildren(serviceMap(home, radius, (p) => { home.lat = p.lat; home.lon = p.lon; syncInputs(); redraw(); }, cells));
     areaNote.textContent = saved
       ? t('prof.cells', { n: profile.service_area.length })
       : t('prof.unsaved');
@@ -218,6 +220,7 @@ async function drawProfile(slot) {
       home.lat = profile.home.lat;
       home.lon = profile.home.lon;
       toast(t('prof.saved'));
+      missing?.remove();
       redraw();
     }, err);
   });
@@ -226,10 +229,11 @@ async function drawProfile(slot) {
 }
 
 // The service area as SVG, drawn without map tiles: a 1-km grid around home in a local
-// equirectangular projection, the travel-radius circle and the home point. The API gives the
-// H3 cells only as ids (no boundaries), so the cells themselves are counted, not drawn.
+// equirectangular projection, the saved H3 cells (their outlines come with the profile), the
+// travel-radius circle and the home point. While home or radius have unsaved changes the saved
+// cells are drawn faded: they are still the area customers can book in.
 // Click or tap the map (or use the arrow keys while it has focus) to move home.
-export function serviceMap(home, radiusKm, onMove) {
+export function serviceMap(home, radiusKm, onMove, { outlines = [], current = true } = {}) {
   const NS = 'http://www.w3.org/2000/svg';
   const s = (tag, attrs = {}, ...kids) => {
     const el = document.createElementNS(NS, tag);
@@ -237,9 +241,20 @@ export function serviceMap(home, radiusKm, onMove) {
     el.append(...kids);
     return el;
   };
-  const half = Math.max(3, radiusKm + 1.5); // km from centre to edge
   const kmPerLat = 110.574;
   const kmPerLon = 111.32 * Math.cos((home.lat * Math.PI) / 180);
+  // km east and south of home (SVG y grows downwards).
+  const km = ([lat, lon]) => [(lon - home.lon) * kmPerLon, (home.lat - lat) * kmPerLat];
+  // The saved cells reach a little beyond the radius (coarser cells where a whole parent is
+  // covered): fit them in. Faded cells of a home moved elsewhere may fall off the map.
+  let reach = radiusKm + 1.5;
+  for (const ring of current ? outlines : []) {
+    for (const corner of ring) {
+      const [x, y] = km(corner);
+      reach = Math.max(reach, Math.abs(x) + 0.3, Math.abs(y) + 0.3);
+    }
+  }
+  const half = Math.min(Math.max(3, reach), 40); // km from centre to edge
   const size = 300;
   const scale = size / (2 * half); // px per km
   const step = half > 8 ? 2 : 1;
@@ -248,16 +263,26 @@ export function serviceMap(home, radiusKm, onMove) {
     const p = size / 2 + k * scale;
     grid.append(s('line', { x1: p, y1: 0, x2: p, y2: size }), s('line', { x1: 0, y1: p, x2: size, y2: p }));
   }
+  const px = (corner) => {
+    const [x, y] = km(corner);
+    return `${(size / 2 + x * scale).toFixed(1)},${(size / 2 + y * scale).toFixed(1)}`;
+  };
+  const cells = s('g', { class: current ? 'map-cells' : 'map-cells stale', 'aria-hidden': 'true' },
+    ...outlines.filter((ring) => ring.length >= 3).map((ring) => s('polygon', { points: ring.map(px).join(' '), class: 'map-cell' })));
   const titleId = nextId('map-title');
   const descId = nextId('map-desc');
   const svg = s('svg', {
     viewBox: `0 0 ${size} ${size}`, class: 'service-map', role: 'img', tabindex: '0', 'aria-labelledby': `${titleId} ${descId}`,
   },
   s('title', { id: titleId }, t('map.title')),
-  s('desc', { id: descId }, t('map.desc', { r: radiusKm, lat: home.lat.toFixed(4), lon: home.lon.toFixed(4) })),
+  s('desc', { id: descId }, [
+    t('map.desc', { r: radiusKm, lat: home.lat.toFixed(4), lon: home.lon.toFixed(4) }),
+    outlines.length ? t(current ? 'map.cells' : 'map.cells.stale', { n: outlines.length }) : '',
+  ].filter(Boolean).join(' ')),
   s('rect', { x: 0, y: 0, width: size, height: size, class: 'map-bg' }),
+  cells,
   grid,
-  s('circle', { cx: size / 2, cy: size / 2, r: radiusKm * scale, class: 'map-area' }),
+  s('circle', { cx: size / 2, cy: size / 2, r: radiusKm * scale, class: outlines.length ? 'map-area outline' : 'map-area' }),
   s('circle', { cx: size / 2, cy: size / 2, r: 7, class: 'map-home' }),
   s('text', { x: size / 2, y: size / 2 - 12, 'text-anchor': 'middle', class: 'map-label' }, t('map.home')),
   // Scale bar and north arrow.
