@@ -564,7 +564,8 @@ async function bookingsView({ signal }) {
   };
   await load();
   current.rerender = draw;
-  stream(() => { load().catch(() => {}); }, { signal });
+  // Any step of a booking changes the list; a new message does not.
+  stream((ev) => { if (ev.data?.kind !== 'message') load().catch(() => {}); }, { signal });
 }
 
 /* ---------- one booking, live ---------- */
@@ -578,6 +579,9 @@ async function bookingView({ params: [id], signal }) {
   if (!requireCustomer()) return;
   const data = { booking: null, helper: null, messages: [], receipt: null, invoice: null, reviews: null, dispute: null, photos: {} };
   const helperNames = new Map();
+  // The booking says how and when it was paid; the receipt (lines, what was received) is fetched
+  // again only when that changes, not on every refresh.
+  let receiptFor = null;
 
   async function loadAll() {
     const b = await api(`/v1/bookings/${id}`);
@@ -586,12 +590,13 @@ async function bookingView({ params: [id], signal }) {
     if (b.helper_id && !helperNames.has(b.helper_id)) {
       jobs.push(api(`/v1/helpers/${b.helper_id}`).then((x) => helperNames.set(b.helper_id, x)).catch(() => {}));
     }
-    if (b.helper_id) jobs.push(api(`/v1/bookings/${id}/messages?limit=100`).then((p) => { data.messages = p.items; }).catch(() => {}));
+    if (b.helper_id) jobs.push(loadMessages());
     if (b.state === 'done') {
-      jobs.push(api(`/v1/bookings/${id}/receipt`).then(async (r) => {
-        data.receipt = r;
-        if (r.payment_method === 'invoice' && !data.invoice) data.invoice = await loadInvoice();
-      }));
+      const key = `${b.payment_method}|${b.paid_at}`;
+      if (key !== receiptFor || !data.receipt) {
+        jobs.push(api(`/v1/bookings/${id}/receipt`).then((r) => { data.receipt = r; receiptFor = key; }));
+      }
+      if (b.payment_method === 'invoice' && !data.invoice) jobs.push(loadInvoice().then((x) => { data.invoice = x; }));
       jobs.push(api(`/v1/bookings/${id}/reviews`).then((r) => { data.reviews = r; }).catch(() => {}));
     }
     if (DISPUTABLE.includes(b.state)) {
@@ -601,6 +606,16 @@ async function bookingView({ params: [id], signal }) {
     }
     await Promise.all(jobs);
     data.helper = b.helper_id ? helperNames.get(b.helper_id) ?? null : null;
+  }
+
+  // A payment answers with the new receipt: no need to fetch it again.
+  function paid(receipt) {
+    data.receipt = receipt;
+    receiptFor = `${receipt.payment_method}|${receipt.paid_at}`;
+  }
+
+  function loadMessages() {
+    return api(`/v1/bookings/${id}/messages?limit=100`).then((p) => { data.messages = p.items; }).catch(() => {});
   }
 
   async function loadInvoice() {
@@ -642,8 +657,9 @@ async function bookingView({ params: [id], signal }) {
   // Redraws only when something changed, so a poll does not disturb what the customer is doing.
   let shown = '';
   const fingerprint = () => JSON.stringify([data.booking, data.helper, data.messages, data.receipt, data.reviews, data.dispute, !!data.invoice]);
-  async function refresh() {
-    await loadAll();
+  async function refresh({ messagesOnly = false } = {}) {
+    if (messagesOnly && data.booking?.helper_id) await loadMessages(); else await loadAll();
+    if (signal.aborted) return;
     const now = fingerprint();
     if (now === shown) return;
     shown = now;
@@ -658,6 +674,7 @@ async function bookingView({ params: [id], signal }) {
       [t('booking.helper'), data.helper ? data.helper.name : t('booking.helper_pending')],
       [t('booking.price'), formatMoney(b.price)],
     ];
+    if (b.completed_at) rows.push([t('booking.completed'), formatDateTime(b.completed_at)]);
     return h('section', { class: 'panel c-section', 'aria-labelledby': 'booking-status' },
       h('h2', { id: 'booking-status' }, t('booking.status')),
       h('p', { class: 'c-state', id: 'booking-state', 'data-state': b.state }, stateBadge(b.state)),
@@ -746,51 +763,52 @@ async function bookingView({ params: [id], signal }) {
   }
 
   function paymentPanel(b) {
-    if (b.state !== 'done' || !data.receipt) return null;
+    if (b.state !== 'done') return null;
     const r = data.receipt;
+    const total = r?.total ?? b.price;
     const children = [];
-    if (!r.payment_method) {
+    if (!b.payment_method) {
       const invoice = button('pay.invoice', { id: 'pay-invoice' });
       const card = button('pay.card', { id: 'pay-card' }, 'button secondary');
       invoice.addEventListener('click', () => busy(invoice, async () => {
-        await api(`/v1/bookings/${id}/payment`, { method: 'POST', body: { method: 'invoice' } });
+        paid(await api(`/v1/bookings/${id}/payment`, { method: 'POST', body: { method: 'invoice' } }));
         await refresh();
         say(t('pay.invoice_ready'));
         $('#invoice-title')?.focus();
       }));
       card.addEventListener('click', () => busy(card, async () => {
-        await api(`/v1/bookings/${id}/payment`, { method: 'POST', body: { method: 'card' } });
+        paid(await api(`/v1/bookings/${id}/payment`, { method: 'POST', body: { method: 'card' } }));
         await refresh();
         say(t('pay.paid'));
       }));
-      children.push(h('p', {}, t('pay.choose', { price: formatMoney(r.total) })),
+      children.push(h('p', {}, t('pay.choose', { price: formatMoney(total) })),
         h('div', { class: 'c-actions' }, invoice, card),
         h('p', { class: 'hint' }, t('pay.cash')));
     }
-    if (r.payment_method === 'invoice' && data.invoice) {
+    if (b.payment_method === 'invoice' && data.invoice) {
       const inv = data.invoice;
       const save = button('pay.download', { id: 'download-invoice' }, 'button secondary');
       save.addEventListener('click', () => download(`quartier-invoice-${id}.html`, new Blob([inv.html], { type: 'text/html' })));
       children.push(h('div', { class: 'c-invoice', id: 'invoice' },
         h('h3', { id: 'invoice-title', tabindex: '-1' }, t('pay.invoice_title')),
         h('p', {}, t('pay.invoice_text')),
-        inv.qr ? h('img', { class: 'c-qr', id: 'qr-bill', src: inv.qr, alt: t('pay.qr_alt', { price: formatMoney(r.total) }) }) : null,
+        inv.qr ? h('img', { class: 'c-qr', id: 'qr-bill', src: inv.qr, alt: t('pay.qr_alt', { price: formatMoney(total) }) }) : null,
         h('dl', { class: 'c-details' },
           h('div', {}, h('dt', {}, t('pay.creditor')), h('dd', {}, inv.creditor)),
           h('div', {}, h('dt', {}, t('pay.account')), h('dd', { class: 'c-mono' }, inv.account)),
           h('div', {}, h('dt', {}, t('pay.reference')), h('dd', { class: 'c-mono' }, inv.reference)),
-          h('div', {}, h('dt', {}, t('pay.amount')), h('dd', {}, formatMoney(r.total)))),
+          h('div', {}, h('dt', {}, t('pay.amount')), h('dd', {}, formatMoney(total)))),
         save));
     }
-    // The receipt.
-    const method = r.payment_method ? t(`pay.method_${r.payment_method}`) : t('pay.open');
+    // The receipt: what was paid and how comes with the booking, the lines with the receipt.
+    const method = b.payment_method ? t(`pay.method_${b.payment_method}`) : t('pay.open');
     children.push(h('div', { class: 'c-receipt', id: 'receipt' },
       h('h3', {}, t('pay.receipt')),
-      quoteTable(r.lines, r.total, { slug: b.service, name: b.service_name }),
+      r ? quoteTable(r.lines, r.total, { slug: b.service, name: b.service_name }) : null,
       h('dl', { class: 'c-details' },
         h('div', {}, h('dt', {}, t('pay.method')), h('dd', {}, method)),
-        r.received ? h('div', {}, h('dt', {}, t('pay.received')), h('dd', {}, formatMoney(r.received))) : null,
-        h('div', {}, h('dt', {}, t('pay.status')), h('dd', { id: 'paid-status' }, r.paid_at ? t('pay.paid_at', { when: formatDateTime(r.paid_at) }) : t('pay.unpaid'))))));
+        r?.received ? h('div', {}, h('dt', {}, t('pay.received')), h('dd', {}, formatMoney(r.received))) : null,
+        h('div', {}, h('dt', {}, t('pay.status')), h('dd', { id: 'paid-status' }, b.paid_at ? t('pay.paid_at', { when: formatDateTime(b.paid_at) }) : t('pay.unpaid'))))));
     return section('pay.title', ...children);
   }
 
@@ -963,24 +981,44 @@ async function bookingView({ params: [id], signal }) {
     ];
   }
 
-  await refresh();
-  current.rerender = draw;
-
-  // Live: every notice about this booking reloads it at once. Not every step sends a notice
-  // (the helper's arrival, messages), so while the visit is under way the page also polls.
+  // Live: the event stream brings a notice for every step of this booking (those without an
+  // e-mail too: the helper's arrival, answers to a change) and for every new message from the
+  // helper. A notice reloads the booking at once (a message only the conversation). Started
+  // before the first load, so nothing that happens meanwhile is missed. A slow look every
+  // minute while the visit is under way is only a fallback for a stream that is down.
   let pending = null;
-  const soon = (delay = 150) => {
+  let messagesOnly = true;
+  let scheduled = 0;
+  let running = Promise.resolve(); // one refresh at a time, in order
+  const soon = (delay = 150, { all = true } = {}) => {
+    if (all) messagesOnly = false;
     clearTimeout(pending);
+    const mine = ++scheduled;
     pending = setTimeout(async () => {
+      const onlyMessages = messagesOnly;
+      messagesOnly = true;
       if (signal.aborted) return;
-      if (document.visibilityState === 'visible') await refresh().catch(() => {});
+      // A hidden page catches up when it is shown again (visibilitychange below).
+      if (document.visibilityState === 'visible') {
+        running = running.then(() => refresh({ messagesOnly: onlyMessages })).catch(() => {});
+        await running;
+      }
+      if (mine !== scheduled) return; // a notice came meanwhile: its refresh is on the way
       const live = ['offered', 'requested', 'accepted', 'confirmed', 'en_route', 'on_site'].includes(data.booking?.state);
-      soon(live ? 4000 : 30_000);
+      soon(live ? 60_000 : 5 * 60_000);
     }, delay);
   };
-  stream((ev) => { if (!ev.data?.booking_id || ev.data.booking_id === id) soon(); }, { signal });
-  soon(4000);
-  signal.addEventListener('abort', () => clearTimeout(pending));
+  stream((ev) => {
+    if (ev.type !== 'notification' || (ev.data?.booking_id && ev.data.booking_id !== id)) return;
+    soon(150, { all: ev.data?.kind !== 'message' });
+  }, { signal });
+  const onVisible = () => { if (document.visibilityState === 'visible') soon(); };
+  document.addEventListener('visibilitychange', onVisible);
+  signal.addEventListener('abort', () => { clearTimeout(pending); document.removeEventListener('visibilitychange', onVisible); });
+
+  await refresh();
+  current.rerender = draw;
+  soon(60_000);
 }
 
 /* ---------- account ---------- */

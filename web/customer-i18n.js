@@ -178,6 +178,7 @@ const S = {
   'booking.helper': ['Helper', 'Helfer/in', 'Aide', 'Aiutante'],
   'booking.helper_pending': ['not yet known', 'noch offen', 'pas encore connue', 'non ancora noto'],
   'booking.price': ['Price', 'Preis', 'Prix', 'Prezzo'],
+  'booking.completed': ['Completed', 'Abgeschlossen', 'Terminé', 'Concluso'],
   'booking.breakdown': ['How the price is made up', 'So setzt sich der Preis zusammen', 'Détail du prix', 'Come si compone il prezzo'],
   'booking.change': ['Change or cancel', 'Ändern oder stornieren', 'Modifier ou annuler', 'Modifica o annulla'],
   'codes.title': ['Your codes', 'Ihre Codes', 'Vos codes', 'I tuoi codici'],

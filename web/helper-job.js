@@ -25,9 +25,13 @@ export async function renderJob(root, id) {
   const body = h('div', { class: 'job-body' });
   root.append(body);
   draw(body, b);
+  // Live: the app's event stream (helper.js) passes on every notice about this job. A new
+  // message reloads only the conversation; any other notice (a step, the customer's answer to a
+  // change, a reschedule) reloads the booking.
   const onChange = async (e) => {
     if (!body.isConnected) { document.removeEventListener('quartier:booking-changed', onChange); return; }
-    if (e.detail !== b.id) return;
+    if (e.detail?.id !== b.id) return;
+    if (e.detail.kind === 'message') { kept.get(body)?.reloadMessages(); return; }
     try { b = await api(`/v1/bookings/${encodeURIComponent(b.id)}`); draw(body, b); } catch { /* keep what is shown */ }
   };
   document.addEventListener('quartier:booking-changed', onChange);
@@ -38,12 +42,33 @@ export async function renderJob(root, id) {
   document.addEventListener('quartier:online-changed', onOnline);
 }
 
+// Parts of a job view that survive a redraw (so a draft message or review is not lost when the
+// booking changes): body -> {section, reloadMessages, setOffline, review: {section, refresh, setOffline}}.
+const kept = new WeakMap();
+
 function draw(body, b) {
-  const keep = document.activeElement && body.contains(document.activeElement) ? document.activeElement.id : null;
+  const focused = document.activeElement && body.contains(document.activeElement) ? document.activeElement : null;
   const titleEl = body.parentElement?.querySelector('h1');
   if (titleEl) titleEl.textContent = serviceName(b);
-  body.replaceChildren(...[summary(b), stepper(b), actions(b, body), messages(b), review(b), timeline(b)].filter(Boolean));
-  if (keep) document.getElementById(keep)?.focus();
+  let parts = kept.get(body);
+  if (!parts) { parts = messages(b); kept.set(body, parts); }
+  parts.setOffline(isOffline());
+  if (b.state === 'done') {
+    if (parts.review) parts.review.refresh(); else parts.review = review(b);
+    parts.review.setOffline(isOffline());
+  }
+  // While the step stays the same, what the helper typed or opened in it survives the redraw.
+  const before = parts.state === b.state ? $('.next-step', body) : null;
+  const typed = before ? [...before.querySelectorAll('[name]')].filter((x) => x.value).map((x) => [x.name, x.value]) : [];
+  const opened = before ? [...before.querySelectorAll('details')].map((x) => x.open) : [];
+  const focusedName = before?.contains(focused) ? focused.name : null;
+  const next = actions(b, body);
+  for (const [name, value] of typed) { const x = next.querySelector(`[name="${name}"]`); if (x && (x.tagName === 'SELECT' || !x.value)) x.value = value; }
+  next.querySelectorAll('details').forEach((x, i) => { if (opened[i]) x.open = true; });
+  parts.state = b.state;
+  body.replaceChildren(...[summary(b), stepper(b), next, parts.section, parts.review?.section, timeline(b)].filter(Boolean));
+  const again = (focusedName && next.querySelector(`[name="${focusedName}"]`)) || (focused?.id && document.getElementById(focused.id));
+  again?.focus();
 }
 
 function summary(b) {
@@ -212,9 +237,19 @@ function messages(b) {
     }, err);
   });
   load();
-  // Messages have no notice of their own: look for new ones while the job is open.
-  const timer = setInterval(() => { if (!list.isConnected) clearInterval(timer); else if (!document.hidden && !isOffline()) load(); }, 15000);
-  return h('section', { class: 'panel', 'aria-labelledby': `${id}-h` }, h('h2', { id: `${id}-h` }, t('msg.title')), list, form);
+  // New messages arrive as notices on the live stream (renderJob); this slow look is only a
+  // fallback for a stream that is down, and a catch-up when the app comes back into view.
+  const timer = setInterval(() => { if (!list.isConnected) clearInterval(timer); else if (!document.hidden && !isOffline()) load(); }, 120_000);
+  const onVisible = () => {
+    if (!list.isConnected) { document.removeEventListener('visibilitychange', onVisible); return; }
+    if (!document.hidden && !isOffline()) load();
+  };
+  document.addEventListener('visibilitychange', onVisible);
+  return {
+    section: h('section', { class: 'panel', 'aria-labelledby': `${id}-h` }, h('h2', { id: `${id}-h` }, t('msg.title')), list, form),
+    reloadMessages: load,
+    setOffline: (off) => { send.disabled = off; },
+  };
 }
 
 /* ---------- review ---------- */
@@ -256,7 +291,7 @@ function review(b) {
     } catch { wrap.append(form); }
   };
   showReviews();
-  return wrap;
+  return { section: wrap, refresh: showReviews, setOffline: (off) => { submit.disabled = off; } };
 }
 
 function timeline(b) {

@@ -179,12 +179,15 @@ function startLive() {
   stream((ev) => {
     if (ev.type !== 'notification') return;
     const n = ev.data || {};
-    if (n.title) toast(n.title);
-    refreshOffers();
     const view = currentRoute();
-    if (view?.name === 'jobs') route({ keepFocus: true });
-    else if (view?.name === 'job' && n.booking_id && n.booking_id === view.arg) {
-      document.dispatchEvent(new CustomEvent('quartier:booking-changed', { detail: n.booking_id }));
+    const open = view?.name === 'job' && n.booking_id && n.booking_id === view.arg;
+    // `booking_updated` is a quiet signal (often the helper's own step: the open job just
+    // follows); a new message shows in the open job's conversation, elsewhere as a toast.
+    if (n.title && n.kind !== 'booking_updated' && !(n.kind === 'message' && open)) toast(n.title);
+    if (n.kind !== 'message') refreshOffers();
+    if (view?.name === 'jobs' && n.kind !== 'message') route({ keepFocus: true });
+    else if (open) {
+      document.dispatchEvent(new CustomEvent('quartier:booking-changed', { detail: { id: n.booking_id, kind: n.kind } }));
     }
   }, { signal: session.abort.signal });
   // A slow poll as well: offers of "any helper nearby" requests that someone else took vanish.
