@@ -79,8 +79,18 @@ async function renderOne(root, id, ctx) {
   let booking;
   try { booking = await api(`/v1/bookings/${encodeURIComponent(id)}`); } catch (err) { showError(error, err); return; }
   if (ctx.stale()) return;
-  let helpers = [];
-  try { helpers = (await api('/v1/ops/helpers?status=approved&limit=100')).items || []; } catch { /* reassign lists nobody */ }
+  // Every approved helper to reassign to: the list comes in pages of at most 100.
+  const helpers = [];
+  try {
+    let cursor = null;
+    for (let pages = 0; pages < 50; pages += 1) {
+      const page = await api(`/v1/ops/helpers?status=approved&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      helpers.push(...(page.items || []));
+      cursor = page.next_cursor;
+      if (!cursor) break;
+    }
+  } catch { /* reassign lists whom it has */ }
+  if (ctx.stale()) return;
   draw(body, booking, helpers, info);
 }
 

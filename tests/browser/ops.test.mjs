@@ -310,6 +310,10 @@ for (const backend of backends()) {
 
   test(`an operator reassigns a booking to another approved helper, with a reason (${backend})`, async () => {
     const operator = await client(server, OPERATOR);
+    // A booking goes only to a helper with its service's skill: Anna offers them all.
+    const annaApi = await client(server, 'anna.applicant@ops.test', { password: PASSWORD });
+    const skills = [...new Set((await annaApi.call('/v1/catalog')).items.map((s) => s.skill))];
+    await annaApi.call('/v1/helper/profile', { method: 'PUT', body: { skills, home: { lat: 47.3769, lon: 8.5417 }, travel_radius_km: 10, languages: ['de'] } });
     const page = await newDesktopPage(browser, { server, test: 'ops' });
     await signIn(page, OPERATOR, { path: '/ops.html#/bookings' });
     await useEnglish(page);
