@@ -22,6 +22,14 @@ for (const backend of backends()) {
     await page.goto('/');
     await page.locator('#catalog li').first().waitFor();
     assert.equal(await page.locator('html').getAttribute('lang'), 'de');
+    // The customer site installs as its own app (the helper app has its own manifest).
+    const manifest = await page.evaluate(async () => {
+      const res = await fetch(document.querySelector('link[rel=manifest]').href);
+      return { type: res.headers.get('content-type'), ...(await res.json()) };
+    });
+    assert.equal(manifest.type, 'application/manifest+json');
+    assert.equal(manifest.start_url, '/');
+    assert.equal(manifest.name, 'Quartier');
     assert.ok((await page.locator('#catalog li').count()) >= 10, 'the catalogue lists the services');
     await noScroll('catalogue');
     await shot(page, 'catalogue');
@@ -107,6 +115,11 @@ for (const backend of backends()) {
     await page.getByLabel('Nachricht an die Person').fill('Der Router steht im Flur.');
     await page.getByRole('button', { name: 'Senden', exact: true }).click();
     await page.locator('#messages li').filter({ hasText: 'Der Router steht im Flur.' }).waitFor();
+    // The helper's answer appears on the open page by itself (a notice on the live stream).
+    const asked = Date.now();
+    await helper.call(`/v1/bookings/${bookingId}/messages`, { method: 'POST', body: { body: 'Danke, ich schaue ihn mir an.' } });
+    await page.locator('#messages li').filter({ hasText: 'Danke, ich schaue ihn mir an.' }).waitFor({ timeout: 5000 });
+    console.log(`# the helper's message reached the open booking page after ${Date.now() - asked} ms`);
 
     await step('complete', { code: signoff });
     await page.locator('#booking-state[data-state="done"]').waitFor();

@@ -97,6 +97,33 @@ for (const backend of backends()) {
     assert.deepEqual(profile.skills, ['wifi']);
     assert.ok(Math.abs(profile.home.lat - BERN.lat) < 1e-6, 'home saved');
     assert.ok(profile.service_area.length > 0);
+    // The map draws the saved area's real cells: one polygon per outline the API sends.
+    assert.equal(profile.service_area_outlines.length, profile.service_area.length, 'one outline per cell');
+    const cells = page.locator('.service-map polygon.map-cell');
+    assert.equal(await cells.count(), profile.service_area_outlines.length, 'one polygon per cell outline');
+    assert.equal(await page.locator('.service-map .map-cells.stale').count(), 0, 'the drawn cells are the saved area');
+    // Each polygon has the outline's corners, and the home point sits inside the drawn area.
+    assert.equal((await cells.first().getAttribute('points')).split(' ').length, profile.service_area_outlines[0].length);
+    const inside = await page.evaluate(() => {
+      const svg = document.querySelector('.service-map');
+      const home = svg.querySelector('.map-home');
+      const pt = svg.createSVGPoint();
+      pt.x = Number(home.getAttribute('cx'));
+      pt.y = Number(home.getAttribute('cy'));
+      return [...svg.querySelectorAll('polygon.map-cell')].some((p) => p.isPointInFill(pt));
+    });
+    assert.ok(inside, 'the home point lies in one of the drawn cells');
+    assert.match(await page.locator('.service-map desc').textContent(), new RegExp(`${profile.service_area_outlines.length} eingefärbten Zellen`));
+    // A wider radius not saved yet fades the saved cells; saving draws the new area.
+    await page.locator('#radius').fill('6');
+    await page.locator('.service-map .map-cells.stale').waitFor();
+    await page.getByText('Noch nicht gespeichert').waitFor();
+    await page.getByRole('button', { name: 'Profil speichern' }).click();
+    await page.getByText(/umfasst \d+ Kartenzellen/).waitFor();
+    const wider = await anna.call('/v1/helper/profile');
+    assert.equal(wider.travel_radius_km, 6);
+    assert.equal(await page.locator('.service-map .map-cells.stale').count(), 0);
+    assert.equal(await cells.count(), wider.service_area_outlines.length, 'the map shows the new area after saving');
     await expectNoHorizontalScroll(page, 'profile');
     await shot(page, 'profile-approved');
 

@@ -85,13 +85,22 @@ for (const backend of backends()) {
     await expectNoHorizontalScroll(page, 'on site');
     await shot(page, 'customer-on-site');
 
-    // Messages both ways.
+    // Messages both ways: each appears on the other phone's open page by itself (a notice on the
+    // live stream), well before any fallback poll (one or two minutes).
     await page.getByLabel('Nachricht an die Person').fill('Das Modem steht im Wohnzimmer.');
+    let sent = Date.now();
     await page.getByRole('button', { name: 'Senden', exact: true }).click();
     await page.locator('#messages li', { hasText: 'Das Modem steht im Wohnzimmer.' }).waitFor();
-    // A message sends no notice, so the helper app shows it when the job is opened again.
-    await helperPage.reload();
-    await helperPage.getByText('Das Modem steht im Wohnzimmer.').waitFor({ timeout: 10_000 });
+    await helperPage.locator('.msg.from-customer', { hasText: 'Das Modem steht im Wohnzimmer.' }).waitFor({ timeout: 5000 });
+    console.log(`# the customer's message reached the helper's open job after ${Date.now() - sent} ms`);
+    await shot(helperPage, 'helper-message-arrived');
+    await helperPage.getByLabel('Nachricht an die Kundschaft').fill('Gefunden, danke!');
+    sent = Date.now();
+    await helperPage.getByRole('button', { name: 'Senden', exact: true }).click();
+    await helperPage.locator('.msg.from-helper', { hasText: 'Gefunden, danke!' }).waitFor();
+    await page.locator('#messages li', { hasText: 'Gefunden, danke!' }).waitFor({ timeout: 5000 });
+    console.log(`# the helper's message reached the customer's open booking after ${Date.now() - sent} ms`);
+    await shot(page, 'customer-message-arrived');
 
     // Satisfied, the customer gives the sign-off code.
     await helperPage.getByLabel('Abschlusscode').fill(signoff);
