@@ -22,7 +22,17 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        // Every body is a JSON object; serde would also take a struct from an array of its
+        // fields in order (`[null, null]`), which the schema does not allow.
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+            .await
+            .map_err(|e| json_rejection(JsonRejection::from(e)))?;
+        let is_object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        let has_nul = has_nul_escape(&bytes);
+        match axum::Json::<T>::from_request(Request::from_parts(parts, axum::body::Body::from(bytes)), state).await {
+            Ok(axum::Json(_)) if !is_object => Err(ApiError::invalid("invalid_body", "The body must be a JSON object.")),
+            Ok(axum::Json(_)) if has_nul => Err(nul_character()),
             Ok(axum::Json(v)) => Ok(Body(v)),
             Err(rejection) => Err(json_rejection(rejection)),
         }
@@ -47,6 +57,17 @@ where
         }
         Body::<T>::from_request(req, state).await.map(|Body(v)| OptionalBody(Some(v)))
     }
+}
+
+/// Whether a JSON text holds the escape `\u0000` (NUL) in a string. No text column takes NUL
+/// (PostgreSQL refuses it), and no name, address or message needs it.
+fn has_nul_escape(json: &[u8]) -> bool {
+    json.windows(6).enumerate().any(|(i, w)| w == b"\\u0000" && json[..i].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 0)
+}
+
+/// 400 `invalid_character`: text with a NUL character, in the body, the path or the query.
+pub(crate) fn nul_character() -> ApiError {
+    ApiError::invalid("invalid_character", "Text must not contain the NUL character (U+0000).")
 }
 
 fn json_rejection(r: JsonRejection) -> ApiError {
@@ -145,5 +166,19 @@ impl FromRequestParts<AppState> for Operator {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         Caller::from_request_parts(parts, state).await?.require(Role::Operator).map(Operator)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_nul_escape;
+
+    #[test]
+    fn finds_nul_escapes_only() {
+        assert!(has_nul_escape(br#"{"town": "\u0000"}"#));
+        assert!(has_nul_escape(br#"{"town": "a\\\u0000"}"#));
+        assert!(!has_nul_escape(br#"{"town": "a\\u0000"}"#));
+        assert!(has_nul_escape(br#"{"town": "\u00001"}"#));
+        assert!(!has_nul_escape(br#"{"town": "\u0001"}"#));
     }
 }

@@ -60,9 +60,89 @@ impl Modify for BearerAuth {
     }
 }
 
+/// What every operation can answer besides its own outcomes, added to the document where an
+/// operation's annotation leaves it out: 401 when it needs a token, 400 when it takes parameters
+/// or a body, 413 and 415 when it takes a JSON body. Every problem is `application/problem+json`
+/// (the content type `ApiError` sends), also where an annotation says `body = Problem` only.
+struct CommonProblems;
+
+impl CommonProblems {
+    fn problem(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+        utoipa::openapi::ResponseBuilder::new()
+            .description(description)
+            .content(PROBLEM_JSON, utoipa::openapi::Content::new(Some(utoipa::openapi::Ref::from_schema_name("Problem"))))
+            .build()
+            .into()
+    }
+
+    fn operation(op: &mut utoipa::openapi::path::Operation, path_params: bool) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::path::ParameterIn;
+        let responses = &mut op.responses.responses;
+        for response in responses.values_mut() {
+            let RefOr::T(response) = response else { continue };
+            let is_problem = |c: &RefOr<utoipa::openapi::Content>| matches!(c, RefOr::T(c) if matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem")));
+            if response.content.get("application/json").is_some_and(is_problem)
+                && let Some(content) = response.content.shift_remove("application/json")
+            {
+                response.content.insert(PROBLEM_JSON.to_owned(), content);
+            }
+        }
+        let mut add = |status: &str, description: &str| {
+            responses.entry(status.to_owned()).or_insert_with(|| Self::problem(description));
+        };
+        if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+            add("401", "unauthenticated, invalid_token: no valid `Authorization: Bearer` access token");
+        }
+        let params = path_params
+            || op
+                .parameters
+                .iter()
+                .flatten()
+                .any(|p| matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Query | ParameterIn::Path)));
+        if params || op.request_body.is_some() {
+            add("400", "invalid_query, invalid_body, malformed_json, unknown_field: the request does not fit the schema");
+        }
+        let json_body = match &op.request_body {
+            Some(RefOr::T(body)) => body.content.contains_key("application/json"),
+            Some(RefOr::Ref(_)) => true,
+            None => false,
+        };
+        if json_body {
+            add("413", "body_too_large: the body is larger than 64 KiB");
+            add("415", "unsupported_media_type: the body is not sent as `application/json`");
+        }
+    }
+}
+
+const PROBLEM_JSON: &str = "application/problem+json";
+
+impl Modify for CommonProblems {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let path_params = path.contains('{');
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                Self::operation(op, path_params);
+            }
+        }
+    }
+}
+
 /// The OpenAPI 3.1 document and the routes it describes.
 pub fn api_parts() -> (Router<AppState>, OpenApiDoc) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::auth::router())
         .merge(routes::catalog::router())
         .merge(routes::helpers::router())
@@ -79,7 +159,11 @@ pub fn api_parts() -> (Router<AppState>, OpenApiDoc) {
         .merge(routes::insights::router())
         .merge(routes::account::router())
         .merge(routes::reset::router())
-        .split_for_parts()
+        .merge(routes::reputation::router())
+        .split_for_parts();
+    // Here, not in `modifiers(...)`: the paths arrive with the routes, after `ApiDoc::openapi()`.
+    CommonProblems.modify(&mut doc);
+    (api, doc)
 }
 
 /// The whole application: API, docs, web front end, and the layers around them.
@@ -90,6 +174,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), idempotency::layer))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(reject_nul_in_uri))
         .layer(middleware::from_fn(record_metrics))
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
             ApiError::internal(anyhow::anyhow!("handler panicked")).into_response()
@@ -99,6 +184,17 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION, axum::http::header::COOKIE]))
         .with_state(state)
+}
+
+/// A path or query with an encoded NUL (`%00`) is 400 `invalid_character` before any handler
+/// sees it: ids and filters go to the database, and PostgreSQL refuses NUL in text.
+async fn reject_nul_in_uri(req: Request, next: Next) -> Response {
+    let uri = req.uri();
+    let has_nul = |s: &str| s.as_bytes().windows(3).any(|w| w == b"%00");
+    if has_nul(uri.path()) || uri.query().is_some_and(has_nul) {
+        return extract::nul_character().into_response();
+    }
+    next.run(req).await
 }
 
 async fn method_not_allowed() -> ApiError {

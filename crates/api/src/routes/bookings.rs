@@ -224,7 +224,7 @@ fn request_dto(r: quartier_store::requests::RequestRow, viewer: &Caller) -> Book
 /// Book a chosen helper for a visit. The start must not overlap the helper's other bookings
 /// (travel buffers included): the database refuses overlaps with 409 `slot_taken`.
 #[utoipa::path(post, path = "/v1/bookings", tag = "bookings", request_body = BookingRequest, security(("bearer" = [])),
-    responses((status = 201, body = BookingDto),
+    responses((status = 201, body = BookingDto), (status = 403, body = Problem, description = "forbidden: not a customer"),
               (status = 409, body = Problem, description = "slot_taken, slot_unavailable"),
               (status = 429, body = Problem, description = "too_many_open_requests"),
               (status = 400, body = Problem, description = "unknown_service, helper_required, unknown_helper, helper_lacks_skill, start_too_soon, invalid_address")))]

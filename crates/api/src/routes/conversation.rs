@@ -18,7 +18,7 @@ use crate::routes::bookings::visible;
 use crate::state::{AppState, now_ms};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(post_message, list_messages)).routes(routes!(post_review, list_reviews))
+    OpenApiRouter::new().routes(routes!(post_message, list_messages)).routes(routes!(post_review)).routes(routes!(list_reviews))
 }
 
 /// Days after which a review is shown even if the other side has not written theirs.
@@ -136,7 +136,7 @@ pub struct ReviewsDto {
 /// Review the other party of a completed visit (once per side).
 #[utoipa::path(post, path = "/v1/bookings/{id}/review", tag = "bookings", request_body = ReviewRequest,
     params(("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 201, body = ReviewDto), (status = 400, body = Problem), (status = 404, body = Problem),
+    responses((status = 201, body = ReviewDto), (status = 403, body = Problem, description = "forbidden: not allowed"), (status = 400, body = Problem), (status = 404, body = Problem),
               (status = 409, body = Problem, description = "not_completed, already_reviewed")))]
 async fn post_review(
     State(app): State<AppState>,

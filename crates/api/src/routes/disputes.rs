@@ -291,7 +291,7 @@ fn sniffed_type(bytes: &[u8]) -> Option<&'static str> {
 /// Add a photo to an open dispute (customer or helper): the image itself as the body, with
 /// `Content-Type` image/jpeg, image/png or image/webp, at most 5 MiB; at most 5 photos.
 #[utoipa::path(post, path = "/v1/disputes/{id}/photos", tag = "disputes", params(("id" = String, Path)), security(("bearer" = [])),
-    request_body(content = Vec<u8>, content_type = "image/jpeg"),
+    request_body(description = "The image file itself, at most 5 MiB.", content(([u8] = "image/jpeg"), ([u8] = "image/png"), ([u8] = "image/webp"))),
     responses((status = 201, body = PhotoDto), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 409, body = Problem, description = "dispute_not_open, too_many_photos"),
               (status = 413, body = Problem, description = "photo_too_large"),

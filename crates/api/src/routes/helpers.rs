@@ -116,7 +116,7 @@ impl From<helpers::ProfileRow> for OwnProfile {
 
 /// The signed-in helper's own profile.
 #[utoipa::path(get, path = "/v1/helper/profile", tag = "helpers", security(("bearer" = [])),
-    responses((status = 200, body = OwnProfile), (status = 404, body = Problem, description = "profile_missing")))]
+    responses((status = 200, body = OwnProfile), (status = 403, body = Problem, description = "forbidden: not a helper"), (status = 404, body = Problem, description = "profile_missing")))]
 async fn get_own_profile(State(app): State<AppState>, caller: Caller) -> ApiResult<Json<OwnProfile>> {
     caller.require(Role::Helper)?;
     let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;

@@ -299,7 +299,7 @@ async fn add_exception(
 
 /// Remove an exception.
 #[utoipa::path(delete, path = "/v1/helper/availability/exceptions/{id}", tag = "matching", params(("id" = String, Path)),
-    security(("bearer" = [])), responses((status = 204), (status = 404, body = Problem)))]
+    security(("bearer" = [])), responses((status = 204), (status = 403, body = Problem, description = "forbidden: not a helper"), (status = 404, body = Problem)))]
 async fn delete_exception(State(app): State<AppState>, caller: Caller, Path(exception): Path<String>) -> ApiResult<StatusCode> {
     caller.require(Role::Helper)?;
     let id = caller.id.to_string();
@@ -460,7 +460,7 @@ pub struct MatchPage {
 /// Helpers within reach who have the skill and a free start of the job's length in the window,
 /// ranked and explained.
 #[utoipa::path(post, path = "/v1/matches", tag = "matching", request_body = MatchRequest, security(("bearer" = [])),
-    responses((status = 200, body = MatchPage), (status = 400, body = Problem, description = "invalid_coordinates, invalid_window, window_too_long, unknown_service, invalid_radius, unknown_postcode")))]
+    responses((status = 200, body = MatchPage), (status = 403, body = Problem, description = "forbidden: not a customer"), (status = 400, body = Problem, description = "invalid_coordinates, invalid_window, window_too_long, unknown_service, invalid_radius, unknown_postcode")))]
 async fn matches(State(app): State<AppState>, caller: Caller, Body(req): Body<MatchRequest>) -> ApiResult<Json<MatchPage>> {
     caller.require(Role::Customer)?;
     check_window(req.window.from, req.window.to)?;

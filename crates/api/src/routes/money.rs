@@ -152,7 +152,7 @@ pub struct BillingDto {
 
 /// The signed-in helper's billing details.
 #[utoipa::path(get, path = "/v1/helper/billing", tag = "pricing", security(("bearer" = [])),
-    responses((status = 200, body = BillingDto), (status = 404, body = Problem)))]
+    responses((status = 200, body = BillingDto), (status = 403, body = Problem, description = "forbidden: not a helper"), (status = 404, body = Problem)))]
 async fn get_billing(State(app): State<AppState>, caller: Caller) -> ApiResult<Json<BillingDto>> {
     caller.require(Role::Helper)?;
     let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
@@ -171,7 +171,7 @@ async fn get_billing(State(app): State<AppState>, caller: Caller) -> ApiResult<J
 
 /// Set where customers pay invoices (IBAN) and the VAT status.
 #[utoipa::path(put, path = "/v1/helper/billing", tag = "pricing", request_body = BillingDto, security(("bearer" = [])),
-    responses((status = 200, body = BillingDto), (status = 400, body = Problem, description = "invalid_iban, invalid_address")))]
+    responses((status = 200, body = BillingDto), (status = 403, body = Problem, description = "forbidden: not a helper"), (status = 400, body = Problem, description = "invalid_iban, invalid_address")))]
 async fn put_billing(State(app): State<AppState>, caller: Caller, Body(req): Body<BillingDto>) -> ApiResult<Json<BillingDto>> {
     caller.require(Role::Helper)?;
     let iban = crate::money::swiss_iban(&req.iban)?;
@@ -273,7 +273,7 @@ async fn receipt_of(app: &AppState, b: &bookings::BookingRow) -> ApiResult<Recei
 
 /// Pay for a completed visit.
 #[utoipa::path(post, path = "/v1/bookings/{id}/payment", tag = "pricing", request_body = PaymentRequest, params(("id" = String, Path)),
-    security(("bearer" = [])), responses((status = 200, body = ReceiptDto), (status = 400, body = Problem), (status = 404, body = Problem),
+    security(("bearer" = [])), responses((status = 200, body = ReceiptDto), (status = 403, body = Problem, description = "forbidden: not allowed"), (status = 400, body = Problem), (status = 404, body = Problem),
     (status = 409, body = Problem, description = "not_completed, already_paid")))]
 async fn pay(
     State(app): State<AppState>,
@@ -536,7 +536,7 @@ async fn earnings(State(app): State<AppState>, caller: Caller, Query(q): Query<E
 /// `to_hours_before` the start costs `fee_bps` of the price.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct WindowDto {
+pub struct FeeWindowDto {
     from_hours_before: Option<u32>,
     to_hours_before: u32,
     /// Basis points of the price, 0 to 10000.
@@ -550,7 +550,7 @@ pub struct PolicyDto {
     /// Set by the server when publishing.
     #[serde(default)]
     version: u32,
-    customer_cancellation: Vec<WindowDto>,
+    customer_cancellation: Vec<FeeWindowDto>,
     helper_compensation_bps: u32,
     customer_no_show_fee_bps: u32,
     customer_no_show_helper_bps: u32,
@@ -565,7 +565,7 @@ fn policy_dto(p: &Policy) -> PolicyDto {
         customer_cancellation: p
             .customer_cancellation
             .iter()
-            .map(|w| WindowDto { from_hours_before: w.from_hours_before, to_hours_before: w.to_hours_before, fee_bps: w.fee_bps })
+            .map(|w| FeeWindowDto { from_hours_before: w.from_hours_before, to_hours_before: w.to_hours_before, fee_bps: w.fee_bps })
             .collect(),
         helper_compensation_bps: p.helper_compensation_bps,
         customer_no_show_fee_bps: p.customer_no_show_fee_bps,
@@ -593,7 +593,7 @@ async fn list_policies(State(app): State<AppState>, _: Operator) -> ApiResult<Js
 
 /// Publish a new policy version (operators). Bookings already made keep the version pinned to them.
 #[utoipa::path(post, path = "/v1/ops/policies", tag = "ops", request_body = PolicyDto, security(("bearer" = [])),
-    responses((status = 201, body = PolicyDto), (status = 400, body = Problem, description = "overlapping_windows, gapped_windows, fee_out_of_range, ...")))]
+    responses((status = 201, body = PolicyDto), (status = 403, body = Problem, description = "forbidden: not an operator"), (status = 400, body = Problem, description = "overlapping_windows, gapped_windows, fee_out_of_range, ...")))]
 async fn publish_policy(
     State(app): State<AppState>,
     Operator(caller): Operator,
@@ -636,7 +636,7 @@ pub struct ServiceChange {
 
 /// Change a service (operators). Bookings already made keep their locked quotes.
 #[utoipa::path(put, path = "/v1/ops/catalog/{slug}", tag = "ops", request_body = ServiceChange, params(("slug" = String, Path)),
-    security(("bearer" = [])), responses((status = 204), (status = 400, body = Problem, description = "negative_amount, invalid_duration"), (status = 404, body = Problem)))]
+    security(("bearer" = [])), responses((status = 204), (status = 403, body = Problem, description = "forbidden: not an operator"), (status = 400, body = Problem, description = "negative_amount, invalid_duration"), (status = 404, body = Problem)))]
 async fn update_service(
     State(app): State<AppState>,
     _: Operator,

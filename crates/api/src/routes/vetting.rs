@@ -116,7 +116,7 @@ fn dto(a: vetting::ApplicationRow) -> ApplicationDto {
 
 /// The signed-in helper's application.
 #[utoipa::path(get, path = "/v1/helper/application", tag = "vetting", security(("bearer" = [])),
-    responses((status = 200, body = ApplicationDto), (status = 404, body = Problem)))]
+    responses((status = 200, body = ApplicationDto), (status = 403, body = Problem, description = "forbidden: not a helper"), (status = 404, body = Problem)))]
 async fn get_application(State(app): State<AppState>, caller: Caller) -> ApiResult<Json<ApplicationDto>> {
     caller.require(Role::Helper)?;
     let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
@@ -128,7 +128,7 @@ async fn get_application(State(app): State<AppState>, caller: Caller) -> ApiResu
 
 /// Apply to be vetted (once; a rejected helper appeals instead).
 #[utoipa::path(post, path = "/v1/helper/application", tag = "vetting", request_body = ApplicationRequest, security(("bearer" = [])),
-    responses((status = 201, body = ApplicationDto), (status = 400, body = Problem, description = "invalid_iban, quiz_failed, too_young, invalid_name"),
+    responses((status = 201, body = ApplicationDto), (status = 403, body = Problem, description = "forbidden: not a helper"), (status = 400, body = Problem, description = "invalid_iban, quiz_failed, too_young, invalid_name"),
               (status = 409, body = Problem, description = "already_applied")))]
 async fn apply(
     State(app): State<AppState>,
@@ -187,7 +187,7 @@ pub struct AppealRequest {
 
 /// Appeal a rejection or suspension, once. A different operator decides.
 #[utoipa::path(post, path = "/v1/helper/application/appeal", tag = "vetting", request_body = AppealRequest, security(("bearer" = [])),
-    responses((status = 200, body = ApplicationDto), (status = 409, body = Problem, description = "appeal_not_possible")))]
+    responses((status = 200, body = ApplicationDto), (status = 403, body = Problem, description = "forbidden: not a helper"), (status = 409, body = Problem, description = "appeal_not_possible")))]
 async fn appeal(State(app): State<AppState>, caller: Caller, Body(req): Body<AppealRequest>) -> ApiResult<Json<ApplicationDto>> {
     caller.require(Role::Helper)?;
     let text = req.text.trim();
@@ -294,7 +294,7 @@ pub struct DecisionRequest {
 
 /// Approve, reject, suspend or reinstate a helper (operators). Every decision is audited.
 #[utoipa::path(post, path = "/v1/ops/helpers/{id}/decision", tag = "ops", request_body = DecisionRequest, params(("id" = String, Path)),
-    security(("bearer" = [])), responses((status = 200, body = ApplicationDto), (status = 404, body = Problem),
+    security(("bearer" = [])), responses((status = 200, body = ApplicationDto), (status = 403, body = Problem, description = "forbidden: not an operator"), (status = 404, body = Problem),
     (status = 409, body = Problem, description = "invalid_decision, same_operator")))]
 async fn decide(
     State(app): State<AppState>,
