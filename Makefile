@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN := target/debug/quartier
 
-.PHONY: run test check fmt lint build bench bench-matching bench-notifications
+.PHONY: run test soak check fmt lint build bench bench-matching bench-notifications
 
 ## Serve the demo on http://localhost:8080 (embedded SQLite under data/, demo city on first start).
 run: build
@@ -15,6 +15,12 @@ build:
 ## Formatting, lints, and every test on SQLite and PostgreSQL (starts its own PostgreSQL and SMTP server).
 test:
 	scripts/test.sh
+
+## The long tier of the reliability battery: kill -9 under load (10,000 bookings x 3 seeds, SQLite
+## and PostgreSQL), PostgreSQL restarted 5 times, the 10-minute SMTP outage and schemathesis with
+## >= 5,000 requests (when their scripts exist); prints one table of the figures. Takes long.
+soak:
+	scripts/soak.sh
 
 check:
 	$(CARGO) check --workspace --all-targets

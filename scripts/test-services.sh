@@ -13,6 +13,14 @@
 #   QUARTIER_TEST_MAILDIR       where the sink writes <epoch_ns>-<uuid4>.eml
 #   QUARTIER_TEST_SMTP_CONTROL  http://127.0.0.1:M  (POST /mode: ok | tempfail |
 #                               permfail:<address> | down; see smtp_sink.py)
+#   TEST_PG_DATA_DIR, TEST_PG_BIN_DIR, TEST_PG_LOG, TEST_PG_USER
+#                               only when the throwaway cluster was started here:
+#                               its data dir, the dir of its pg_ctl, its server
+#                               log, and the user pg_ctl must run as (postgres
+#                               when this script runs as root, else empty); for
+#                               tests that restart the cluster (quartier-chaos r4).
+#                               Not QUARTIER_* on purpose: the server refuses
+#                               unknown QUARTIER_* settings.
 #
 # Everything it starts lives under one temp dir ${TMPDIR:-/tmp}/quartier-test.*
 # and is stopped and removed on exit (also on INT/TERM). Dirs left behind by a
@@ -272,6 +280,8 @@ start_postgres() {
 	done
 	((i < 60)) || die "PostgreSQL on 127.0.0.1:$PG_PORT is not ready after 30 s" "see $pgroot/server.log"
 	export QUARTIER_TEST_PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+	export TEST_PG_DATA_DIR="$PGDATA_DIR" TEST_PG_BIN_DIR="$PG_BIN" TEST_PG_LOG="$pgroot/server.log" TEST_PG_USER=""
+	if ((IS_ROOT)); then TEST_PG_USER=postgres; fi
 	log "postgres $("$PG_BIN/postgres" -V | awk '{print $3}'): $QUARTIER_TEST_PG_URL (throwaway cluster in $PGDATA_DIR)"
 }
 

@@ -206,7 +206,7 @@ pub fn generate(spec: &Spec, cal: &Calendar) -> World {
         while u64::from(bits.count_ones()) < want {
             bits |= 1 << rng.below(SKILLS.len() as u64);
         }
-        let skills = SKILLS.iter().enumerate().filter(|(k, _)| bits >> k & 1 == 1).map(|(_, s)| (*s).to_owned()).collect();
+        let skills: Vec<String> = SKILLS.iter().enumerate().filter(|(k, _)| bits >> k & 1 == 1).map(|(_, s)| (*s).to_owned()).collect();
         let mut languages = vec![match rng.below(20) {
             0..=11 => Locale::De,
             12..=14 => Locale::Fr,
@@ -260,6 +260,10 @@ pub fn generate(spec: &Spec, cal: &Calendar) -> World {
         rules_n += rules.len();
         exceptions_n += exceptions.len();
         bookings_n += bookings.len();
+        let completed = rng.below(40) as u32;
+        // Levels and badges follow the record, as the store derives them.
+        let level = u8::from(completed >= 5) + u8::from(completed >= 20);
+        let proven: Vec<String> = if completed >= 5 { skills.iter().take(1).cloned().collect() } else { Vec::new() };
         helpers.push(HelperRecord {
             id: helper_id(spec.seed, i),
             home,
@@ -281,10 +285,12 @@ pub fn generate(spec: &Spec, cal: &Calendar) -> World {
             stats: HelperStats {
                 rating_sum: rng.below(60) as u32,
                 rating_count: rng.below(15) as u32,
-                completed: rng.below(40) as u32,
+                completed,
                 let_down: rng.below(3) as u32,
                 recent_offers: rng.below(10) as u32,
+                level,
             },
+            proven,
         });
     }
     println!(" 100%");
@@ -312,6 +318,7 @@ pub fn queries(n: usize, spec: &Spec, cal: &Calendar, seed: u64) -> Vec<Query> {
                 locale: Some([Locale::De, Locale::Fr, Locale::En][rng.below(3) as usize]),
                 limit: LIMIT,
                 now: cal.now,
+                min_level: 0,
             }
         })
         .collect()

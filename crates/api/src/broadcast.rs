@@ -33,7 +33,15 @@ pub struct Ask<'a> {
 }
 
 /// The best `n` helpers free at exactly the request's start, who were not offered it before.
-fn candidates(app: &AppState, r: &requests::RequestRow, skill: &str, locale: Option<Locale>, exclude: &[String], n: usize) -> Vec<UserId> {
+fn candidates(
+    app: &AppState,
+    r: &requests::RequestRow,
+    skill: &str,
+    locale: Option<Locale>,
+    exclude: &[String],
+    n: usize,
+    min_level: u8,
+) -> Vec<UserId> {
     let Ok(place) = GeoPoint::new(r.lat, r.lon) else {
         return Vec::new();
     };
@@ -54,6 +62,7 @@ fn candidates(app: &AppState, r: &requests::RequestRow, skill: &str, locale: Opt
         locale,
         limit: n + exclude.len(),
         now: Timestamp::now(),
+        min_level,
     };
     app.matcher()
         .read(|i| i.search(&query))
@@ -99,7 +108,10 @@ async fn notify(
 async fn offer_round(tx: &mut Tx, app: &AppState, r: &requests::RequestRow, round: i64, skill: &str) -> ApiResult<usize> {
     let customer = users::by_id(tx, &r.customer_id).await?.ok_or_else(|| ApiError::internal(anyhow::anyhow!("customer vanished")))?;
     let exclude = requests::offered_helpers(tx, &r.id).await?;
-    let found = candidates(app, r, skill, customer.locale.parse().ok(), &exclude, app.config().broadcast_fanout as usize);
+    // Preview services are offered to super-helpers only.
+    let min_level =
+        if quartier_store::catalog::is_preview(tx, &r.service_slug).await? { crate::routes::matching::PREVIEW_LEVEL } else { 0 };
+    let found = candidates(app, r, skill, customer.locale.parse().ok(), &exclude, app.config().broadcast_fanout as usize, min_level);
     let now = now_ms();
     let expires = now + i64::from(app.config().offer_ttl_minutes) * 60_000;
     for helper in &found {

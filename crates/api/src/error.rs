@@ -26,6 +26,9 @@ pub struct Problem {
     pub detail: String,
 }
 
+/// `Retry-After` seconds of the 503s for an unreachable database and a request timeout.
+pub const DB_RETRY_AFTER_SECS: u64 = 1;
+
 /// An error on its way to becoming a problem+json response.
 #[derive(Debug)]
 pub struct ApiError {
@@ -114,9 +117,42 @@ impl ApiError {
         self
     }
 
+    /// 503 `database_unavailable` with `Retry-After`: the database is down or restarting, or no
+    /// connection was free in time. Nothing was changed; the same request may be sent again.
+    pub fn database_unavailable(source: impl Into<anyhow::Error>) -> Self {
+        let mut e = Self::unavailable(
+            "database_unavailable",
+            format!("The database is not reachable at the moment. Nothing was changed; try again in {DB_RETRY_AFTER_SECS} seconds."),
+            source,
+        );
+        e.retry_after = Some(DB_RETRY_AFTER_SECS);
+        e
+    }
+
+    /// 503 `request_timeout` with `Retry-After`: no answer within the request timeout.
+    pub fn request_timeout(after: std::time::Duration) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "request_timeout",
+            format!(
+                "No answer within {} ms. With an Idempotency-Key, retry with the same key in {DB_RETRY_AFTER_SECS} seconds.",
+                after.as_millis()
+            ),
+        );
+        e.source = Some(anyhow::anyhow!("request timed out after {} ms", after.as_millis()));
+        e.retry_after = Some(DB_RETRY_AFTER_SECS);
+        e
+    }
+
     /// The same error under another stable code.
     pub fn with_code(mut self, code: &'static str) -> Self {
         self.code = code;
+        self
+    }
+
+    /// The same error with another detail for the client.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = detail.into();
         self
     }
 
@@ -186,6 +222,7 @@ impl From<StoreError> for ApiError {
             StoreError::MissingReference(_) => {
                 ApiError::invalid("invalid_reference", "The request refers to something that does not exist.")
             }
+            other if other.is_unavailable() => ApiError::database_unavailable(other),
             other => ApiError::internal(other),
         }
     }

@@ -16,8 +16,14 @@
 //!
 //! Invariant: the handler runs on its own task, so a client that hangs up does not cancel it
 //! half-way: the response is still stored and a retry gets the replay.
+//!
+//! A handler whose change must happen at most once per key (booking a visit) stores its answer
+//! in its own transaction through [`HeldKey`] (a request extension): the answer then commits with
+//! the change, so a process killed between the commit and the response still replays it, and a
+//! handler whose claim was taken over meanwhile rolls back instead of changing anything twice.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -25,7 +31,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use quartier_store::idempotency::{self as store, Begin, Claim, StoredResponse};
-use quartier_store::{Store, StoreError};
+use quartier_store::{Store, StoreError, Tx};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
@@ -160,13 +166,52 @@ async fn claim(store: &Store, user: &str, key: &str, fingerprint: &str, now: i64
     Ok(Some(begin))
 }
 
+/// The claim on the request's key, for a handler that stores its answer in its own transaction.
+#[derive(Clone, Debug)]
+pub struct HeldKey {
+    user: String,
+    key: String,
+    claim: Claim,
+    stored: Arc<AtomicBool>,
+}
+
+impl HeldKey {
+    /// Stores `body` (JSON) with `status` as the key's answer inside `tx`, so it commits with the
+    /// change it reports. When the claim was lost (the key was taken over), answers 409
+    /// `idempotency_in_progress`: the caller must then roll back.
+    pub async fn store_in(&self, tx: &mut Tx, status: StatusCode, body: &[u8]) -> Result<(), ApiError> {
+        let stored = StoredResponse {
+            status: status.as_u16(),
+            headers: serde_json::to_string(&[["content-type", "application/json"]]).unwrap_or_else(|_| "[]".to_owned()),
+            body: body.to_vec(),
+        };
+        if !store::complete(tx, &self.user, &self.key, self.claim, &stored, now_ms()).await? {
+            return Err(in_progress());
+        }
+        self.stored.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+fn in_progress() -> ApiError {
+    ApiError::conflict("idempotency_in_progress", "A request with this Idempotency-Key is still being processed. Try again in a moment.")
+        .with_retry_after(1)
+}
+
 /// Runs the handler on its own task and stores what it answered.
-async fn run_and_store(store: Store, user: String, key: String, claim: Claim, req: Request, next: Next) -> Response {
+async fn run_and_store(store: Store, user: String, key: String, claim: Claim, mut req: Request, next: Next) -> Response {
+    let held = HeldKey { user: user.clone(), key: key.clone(), claim, stored: Arc::new(AtomicBool::new(false)) };
+    let stored_by_handler = held.stored.clone();
+    req.extensions_mut().insert(held);
     let task = {
         let (store, user, key) = (store.clone(), user.clone(), key.clone());
         tokio::spawn(
             async move {
                 let res = next.run(req).await;
+                // The handler stored its answer with its change (and committed, as it succeeded).
+                if res.status().is_success() && stored_by_handler.load(Ordering::SeqCst) {
+                    return res;
+                }
                 finish(&store, &user, &key, claim, res).await
             }
             .in_current_span(),

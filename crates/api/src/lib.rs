@@ -27,6 +27,7 @@ pub mod limit;
 pub mod matcher;
 pub mod money;
 pub mod process;
+pub mod reputation;
 pub mod routes;
 pub mod security;
 pub mod state;
@@ -44,7 +45,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
     info(title = "Quartier API", description = "Neighbourhood helpers for small tech jobs: book, match, price, notify."),
     modifiers(&BearerAuth),
     components(schemas(Problem)),
-    tags((name = "auth"), (name = "catalog"), (name = "helpers"), (name = "matching"), (name = "bookings"), (name = "pricing"), (name = "notifications"), (name = "vetting"), (name = "disputes"), (name = "ops"))
+    tags((name = "auth"), (name = "catalog"), (name = "helpers"), (name = "matching"), (name = "bookings"), (name = "pricing"), (name = "notifications"), (name = "vetting"), (name = "disputes"), (name = "reputation"), (name = "ops"))
 )]
 struct ApiDoc;
 
@@ -64,6 +65,7 @@ impl Modify for BearerAuth {
 /// operation's annotation leaves it out: 401 when it needs a token, 400 when it takes parameters
 /// or a body, 413 and 415 when it takes a JSON body. Every problem is `application/problem+json`
 /// (the content type `ApiError` sends), also where an annotation says `body = Problem` only.
+/// And every named object schema is closed (see [`close_objects`]).
 struct CommonProblems;
 
 impl CommonProblems {
@@ -117,6 +119,41 @@ impl CommonProblems {
 
 const PROBLEM_JSON: &str = "application/problem+json";
 
+/// `additionalProperties: false` on every object with named properties that does not say
+/// otherwise: a response carries exactly the fields the document names, and a request body with
+/// any other field is refused (the DTOs `deny_unknown_fields`). Not inside `allOf`, where each
+/// part names only some of the fields.
+fn close_objects(schema: &mut utoipa::openapi::schema::Schema) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{AdditionalProperties, ArrayItems, Schema};
+    let mut inner = |s: &mut RefOr<Schema>| {
+        if let RefOr::T(s) = s {
+            close_objects(s);
+        }
+    };
+    match schema {
+        Schema::Object(o) => {
+            if !o.properties.is_empty() && o.additional_properties.is_none() {
+                o.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+            }
+            o.properties.values_mut().for_each(&mut inner);
+            if let Some(additional) = o.additional_properties.as_deref_mut()
+                && let AdditionalProperties::RefOr(s) = additional
+            {
+                inner(s);
+            }
+        }
+        Schema::Array(a) => {
+            if let ArrayItems::RefOrSchema(items) = &mut a.items {
+                inner(items);
+            }
+        }
+        Schema::OneOf(o) => o.items.iter_mut().for_each(&mut inner),
+        Schema::AnyOf(o) => o.items.iter_mut().for_each(&mut inner),
+        _ => {}
+    }
+}
+
 impl Modify for CommonProblems {
     fn modify(&self, openapi: &mut OpenApiDoc) {
         for (path, item) in openapi.paths.paths.iter_mut() {
@@ -135,6 +172,13 @@ impl Modify for CommonProblems {
             .flatten()
             {
                 Self::operation(op, path_params);
+            }
+        }
+        if let Some(components) = openapi.components.as_mut() {
+            for schema in components.schemas.values_mut() {
+                if let utoipa::openapi::RefOr::T(schema) = schema {
+                    close_objects(schema);
+                }
             }
         }
     }
@@ -175,6 +219,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), idempotency::layer))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(reject_nul_in_uri))
+        .layer(middleware::from_fn_with_state(state.clone(), request_timeout))
         .layer(middleware::from_fn(record_metrics))
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
             ApiError::internal(anyhow::anyhow!("handler panicked")).into_response()
@@ -199,6 +244,22 @@ async fn reject_nul_in_uri(req: Request, next: Next) -> Response {
 
 async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This path does not accept that method.")
+}
+
+/// Answers 503 `request_timeout` (with `Retry-After`) when no response head is ready within the
+/// configured timeout, so no client waits longer (a database that hangs, a pool that is empty).
+/// The limit covers the head only: a live stream's body may last. Handlers behind an
+/// `Idempotency-Key` run on their own task and finish (and store their answer) anyway; others are
+/// dropped, which rolls back their open transaction.
+async fn request_timeout(axum::extract::State(state): axum::extract::State<AppState>, req: Request, next: Next) -> Response {
+    let limit = state.config().request_timeout;
+    if limit.is_zero() {
+        return next.run(req).await;
+    }
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => ApiError::request_timeout(limit).into_response(),
+    }
 }
 
 async fn record_metrics(req: Request, next: Next) -> Response {

@@ -254,6 +254,19 @@ pub async fn apply_in(
         queue_notices(tx, app, &next, step.notify).await?;
     }
     availability::record_change(tx, &next.helper_id, now).await?;
+    if matches!(
+        step.to,
+        BookingState::Done
+            | BookingState::CancelledByCustomer
+            | BookingState::CancelledByHelper
+            | BookingState::CancelledByOperator
+            | BookingState::NoShowCustomer
+            | BookingState::NoShowHelper
+            | BookingState::FailedVisit
+    ) {
+        // Levels follow every completed, cancelled or failed visit, in the same transaction.
+        crate::reputation::refresh(tx, app, &next.helper_id).await?;
+    }
     if next.helper_id != b.helper_id {
         // The helper who had the visit hears it is off their calendar.
         queue_notices(tx, app, &b, &[(Party::Helper, Notice::Cancelled)]).await?;

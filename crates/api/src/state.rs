@@ -41,12 +41,16 @@ pub struct ApiConfig {
     pub request_ttl_minutes: u32,
     /// How long a helper has to answer an offer of an "any helper nearby" request, in minutes.
     pub offer_ttl_minutes: u32,
+    /// Requests a customer may have waiting for an answer at once (then 429 `too_many_open_requests`).
+    pub max_open_requests: u32,
     /// How many helpers get each round of offers.
     pub broadcast_fanout: u32,
     /// How many rounds before a request expires.
     pub broadcast_rounds: u32,
     /// Travel fees, surcharges, VAT and the platform fee.
     pub pricing: quartier_pricing::PricingConfig,
+    /// Longest wait for a response's head; past it the answer is 503 `request_timeout`.
+    pub request_timeout: Duration,
 }
 
 impl std::fmt::Debug for ApiConfig {

@@ -8,6 +8,7 @@ use quartier_domain::GeoPoint;
 
 pub mod availability;
 pub mod postcodes;
+pub mod reputation;
 pub mod search;
 
 pub use quartier_domain::DistanceBucket;

@@ -43,6 +43,8 @@ pub struct HelperRecord {
     pub bookings: Vec<Booking>,
     /// Track record for ranking.
     pub stats: HelperStats,
+    /// Skills with an earned badge (at least the first tier of signed-off jobs): proven skill.
+    pub proven: Vec<String>,
 }
 
 /// A helper's track record, as counted by the store.
@@ -58,6 +60,8 @@ pub struct HelperStats {
     pub let_down: u32,
     /// Requests offered to the helper in the last 7 days.
     pub recent_offers: u32,
+    /// The helper's level: 0 new, 1 trusted, 2 super-helper (see [`crate::reputation`]).
+    pub level: u8,
 }
 
 /// A search for helpers.
@@ -81,12 +85,14 @@ pub struct Query {
     pub limit: usize,
     /// The present (for minimum notice).
     pub now: Timestamp,
+    /// Only helpers of at least this level (2 for a preview service: super-helpers only).
+    pub min_level: u8,
 }
 
 /// One component of a ranking score.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Component {
-    /// `distance`, `skill_fit`, `rating`, `reliability` or `fairness`.
+    /// `distance`, `language`, `rating`, `reliability`, `fairness`, `level` or `proven_skill`.
     pub name: &'static str,
     /// The helper's value, 0..=1 (higher is better).
     pub value: f64,
@@ -109,9 +115,28 @@ pub struct Match {
     pub explanation: Vec<Component>,
 }
 
-/// The ranking weights, in the order the explanation lists them.
-pub const WEIGHTS: [(&str, f64); 5] =
-    [("distance", 0.35), ("skill_fit", 0.15), ("rating", 0.20), ("reliability", 0.15), ("fairness", 0.15)];
+/// The ranking weights, in the order the explanation lists them (published: they sum to 1).
+///
+/// - `distance`: from the distance bucket (never the exact distance).
+/// - `language`: 1 when the helper speaks the customer's language, else 0.7.
+/// - `rating`: the average customer rating, shrunk towards 4 for few ratings.
+/// - `reliability`: completed jobs against let-downs, shrunk towards 0.9.
+/// - `fairness`: 1 for new helpers (fewer than 5 jobs done, so they get first jobs although
+///   `level` and `proven_skill` are still 0 for them), else falling with offers in the last 7 days.
+/// - `level`: 0 new, 0.5 trusted, 1 super-helper.
+/// - `proven_skill`: 1 with a badge for the job's skill (signed-off jobs of that service).
+pub const WEIGHTS: [(&str, f64); 7] = [
+    ("distance", 0.30),
+    ("language", 0.10),
+    ("rating", 0.18),
+    ("reliability", 0.14),
+    ("fairness", 0.13),
+    ("level", 0.08),
+    ("proven_skill", 0.07),
+];
+
+/// Jobs done below which a helper counts as new for the fairness term.
+pub const NEW_HELPER_JOBS: u32 = 5;
 
 struct Entry {
     id: UserId,
@@ -119,6 +144,7 @@ struct Entry {
     cos_reach: f64,
     cell: CellIndex,
     skills: u64,
+    proven: u64,
     languages: u8,
     calendar: Calendar,
     stats: HelperStats,
@@ -127,13 +153,14 @@ struct Entry {
 impl Entry {
     /// The indexed form of a helper whose skills are already numbered and whose home lies in
     /// `cell`.
-    fn build(h: &HelperRecord, skills: u64, cell: CellIndex, table: &ZoneTable) -> Entry {
+    fn build(h: &HelperRecord, skills: u64, proven: u64, cell: CellIndex, table: &ZoneTable) -> Entry {
         Entry {
             id: h.id,
             nvec: nvec(h.home),
             cos_reach: cos_of_km(f64::from(h.radius_km.clamp(1, MAX_RADIUS_KM))),
             cell,
             skills,
+            proven,
             languages: h.languages.iter().fold(0u8, |acc, l| acc | lang_bit(*l)),
             calendar: Calendar::build(&h.schedule, &h.bookings, table),
             stats: h.stats,
@@ -233,8 +260,9 @@ impl MatchIndex {
     pub fn upsert(&mut self, h: &HelperRecord) {
         self.remove(h.id);
         let skills = self.skill_bits(&h.skills);
+        let proven = h.proven.iter().filter_map(|s| self.skills.get(s)).fold(0u64, |acc, &bit| acc | 1u64 << bit);
         let Some(cell) = cell_of(h.home) else { return };
-        let entry = Entry::build(h, skills, cell, &self.table);
+        let entry = Entry::build(h, skills, proven, cell, &self.table);
         let slot = match self.free.pop() {
             Some(s) => {
                 if let Some(place) = self.slab.get_mut(s as usize) {
@@ -326,7 +354,8 @@ impl MatchIndex {
                         for (slot, &(_, i)) in slots.iter_mut().zip(part) {
                             if let (Some(h), Some(Some(cell))) = (records.get(i), cells.get(i)) {
                                 let bits = h.skills.iter().filter_map(|s| skills.get(s)).fold(0u64, |acc, &bit| acc | 1u64 << bit);
-                                *slot = Some(Entry::build(h, bits, *cell, table));
+                                let proven = h.proven.iter().filter_map(|s| skills.get(s)).fold(0u64, |acc, &bit| acc | 1u64 << bit);
+                                *slot = Some(Entry::build(h, bits, proven, *cell, table));
                             }
                         }
                     })
@@ -377,8 +406,8 @@ impl MatchIndex {
 
     /// Everything but the calendar: reach, distance and the component values. The score does not
     /// depend on the start, so calendars are only asked for the best candidates.
-    fn rank(&self, e: &Entry, q: &Query, p: &Prepared) -> Option<([f64; 5], DistanceBucket)> {
-        if e.skills & p.skill == 0 {
+    fn rank(&self, e: &Entry, q: &Query, p: &Prepared) -> Option<([f64; 7], DistanceBucket)> {
+        if e.skills & p.skill == 0 || e.stats.level < q.min_level {
             return None;
         }
         // Reach: the customer's area cell lies in the helper's service area.
@@ -399,16 +428,18 @@ impl MatchIndex {
             if speaks { 1.0 } else { 0.7 },
             ((rating - 1.0) / 4.0).clamp(0.0, 1.0),
             (f64::from(s.completed) + 0.9 * 5.0) / (f64::from(s.completed + s.let_down) + 5.0),
-            1.0 / (1.0 + f64::from(s.recent_offers) / 3.0),
+            if s.completed < NEW_HELPER_JOBS { 1.0 } else { 1.0 / (1.0 + f64::from(s.recent_offers) / 3.0) },
+            f64::from(s.level.min(2)) / 2.0,
+            if e.proven & p.skill != 0 { 1.0 } else { 0.0 },
         ];
         Some((values, bucket))
     }
 
-    fn score(values: &[f64; 5]) -> f64 {
+    fn score(values: &[f64; 7]) -> f64 {
         WEIGHTS.iter().zip(values).map(|(&(_, weight), value)| value * weight).sum()
     }
 
-    fn explain(values: [f64; 5]) -> Vec<Component> {
+    fn explain(values: [f64; 7]) -> Vec<Component> {
         WEIGHTS.iter().zip(values).map(|(&(name, weight), value)| Component { name, value, weight }).collect()
     }
 
@@ -448,7 +479,7 @@ impl MatchIndex {
         // `max_km` plus the cell's circumradius (at most its longest edge); skip the others.
         let edge_km = centre.edges().map(|e| e.length_km()).fold(0.0, f64::max) * 1.2;
         let cos_cell = cos_of_km(p.max_km + edge_km);
-        let mut ranked: Vec<(f64, u32, DistanceBucket, [f64; 5])> = Vec::new();
+        let mut ranked: Vec<(f64, u32, DistanceBucket, [f64; 7])> = Vec::new();
         for cell in centre.grid_disk::<Vec<_>>(k) {
             let Some(slots) = self.cells.get(&cell) else {
                 continue;
@@ -630,6 +661,7 @@ mod tests {
                 })
                 .collect();
             let skills: Vec<String> = SKILLS.iter().filter(|_| rng.below(2) == 0).map(|s| (*s).to_owned()).collect();
+            let proven: Vec<String> = skills.iter().filter(|_| rng.below(3) == 0).cloned().collect();
             index.upsert(&HelperRecord {
                 id: UserId::new(),
                 home: GeoPoint::new(lat, lon).expect("point"),
@@ -654,7 +686,9 @@ mod tests {
                     completed: rng.below(30) as u32,
                     let_down: rng.below(3) as u32,
                     recent_offers: rng.below(10) as u32,
+                    level: rng.below(3) as u8,
                 },
+                proven,
             });
         }
         (index, first)
@@ -674,6 +708,7 @@ mod tests {
             locale: Some(Locale::De),
             limit: [1, 10, 50][rng.below(3) as usize],
             now: base,
+            min_level: [0, 0, 2][rng.below(3) as usize],
         }
     }
 
@@ -866,7 +901,9 @@ mod bulk_load_tests {
                         completed: rng.below(30) as u32,
                         let_down: rng.below(3) as u32,
                         recent_offers: rng.below(10) as u32,
+                        level: rng.below(3) as u8,
                     },
+                    proven: SKILLS.iter().filter(|_| rng.below(4) == 0).map(|s| (*s).to_owned()).collect(),
                 }
             })
             .collect()
@@ -884,6 +921,7 @@ mod bulk_load_tests {
             locale: Some(Locale::De),
             limit: [10, 1000][rng.below(2) as usize],
             now: base(),
+            min_level: [0, 0, 2][rng.below(3) as usize],
         }
     }
 

@@ -122,6 +122,8 @@ pub async fn seed_demo(store: &Store, settings: &Settings, helper_count: usize, 
     writeln!(out, "  bookings {bookings} (done and paid, upcoming, requested)")?;
     let (past, filled) = demo_history(&mut tx, settings, &customers, &helpers_list, &operator.id, now).await?;
     writeln!(out, "  past requests {past} over {HISTORY_WEEKS} weeks ({filled} taken by a helper), for the operators' KPIs")?;
+    let [new, trusted, super_] = demo_levels(&mut tx, now).await?;
+    writeln!(out, "  levels: {new} new, {trusted} trusted, {super_} super-helpers (from the last 90 days)")?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(SeedOutcome::Created { helpers: total, customers: customers.len() })
 }
@@ -329,11 +331,31 @@ async fn demo_bookings(
 /// Weeks of past requests the demo city has.
 pub const HISTORY_WEEKS: i64 = 8;
 /// Past requests per week in the demo city.
-pub const HISTORY_PER_WEEK: usize = 24;
+pub const HISTORY_PER_WEEK: usize = 40;
 
 fn day_ms(days: i64) -> i64 {
     days * 86_400_000
 }
+
+/// Computes every helper's level from their history, as the server does after each visit.
+/// Returns how many are new, trusted and super-helpers.
+async fn demo_levels(tx: &mut quartier_store::Tx, now: i64) -> anyhow::Result<[usize; 3]> {
+    use quartier_matching::reputation as rep;
+    let ids = quartier_store::vetting::approved_ids(tx).await?;
+    let mut counts = [0usize; 3];
+    for id in ids {
+        let history = quartier_store::reputation::history(tx, &id, now - rep::WINDOW_DAYS * 86_400_000).await?;
+        let m = rep::metrics(&history);
+        let (level, why_not_next) = rep::level_of(&m);
+        let reason = why_not_next.map(|w| format!("next level {w}")).unwrap_or_else(|| "top level".to_owned());
+        quartier_store::reputation::set_level(tx, &UserId::new().to_string(), &id, level.as_str(), &reason, now).await?;
+        counts[usize::from(level.rank())] += 1;
+    }
+    Ok(counts)
+}
+
+/// Demo helpers who answer fast, always come and are rated highly (the super-helpers to be).
+const STAR_HELPERS: usize = 3;
 
 /// A small deterministic generator (the demo is the same on every machine).
 struct Lcg(u64);
@@ -374,7 +396,11 @@ async fn demo_history(
     for week in 1..=HISTORY_WEEKS {
         for n in 0..HISTORY_PER_WEEK {
             let ci = rng.below(customers.len());
-            let hi = rng.below(helpers_list.len());
+            // A few helpers carry much of the work (as in every community): the helper is drawn
+            // with a steep skew, and the first three are the dependable super-helper kind.
+            let u = rng.below(1_000_000) as f64 / 1_000_000.0;
+            let hi = ((helpers_list.len() as f64) * u.powi(3)) as usize;
+            let star = hi < STAR_HELPERS;
             let (Some(cust), Some(h)) = (customers.get(ci), helpers_list.get(hi)) else { continue };
             let Some(service) = services.iter().find(|s| h.skills.contains(&s.skill.as_str())) else { continue };
             let customer = users::by_email(tx, &cust.email).await?.ok_or_else(|| anyhow::anyhow!("demo customer missing"))?;
@@ -389,9 +415,9 @@ async fn demo_history(
             // Minutes until a helper accepted, or never: outer towns (the end of the table) go
             // unanswered more often.
             let outer = place_i >= places.len() * 3 / 4;
-            let roll = rng.below(100);
+            let roll = if star { rng.below(35) } else { rng.below(100) };
             let wait = match roll {
-                _ if outer && roll < 40 => None,
+                _ if outer && roll < 40 && !star => None,
                 0..=34 => Some(1 + rng.below(15)),
                 35..=54 => Some(16 + rng.below(44)),
                 55..=71 => Some(61 + rng.below(59)),
@@ -412,7 +438,7 @@ async fn demo_history(
                 },
                 &quartier_pricing::PricingConfig::default(),
             )?;
-            let outcome = rng.below(100);
+            let outcome = if star { rng.below(80) } else { rng.below(100) };
             let state = match wait {
                 None => {
                     if outcome < 50 {
@@ -530,7 +556,7 @@ async fn demo_history(
                         author_role: "customer".into(),
                         author_id: customer.id.clone(),
                         subject_id: helper.id.clone(),
-                        rating: [5, 5, 5, 4, 4, 3][rng.below(6)],
+                        rating: if star { [5, 5, 5, 5, 5, 5, 5, 4][rng.below(8)] } else { [5, 5, 5, 4, 4, 3][rng.below(6)] },
                         body: "Thank you!".into(),
                         created_at: e_ms + 120 * minute,
                     },

@@ -107,6 +107,8 @@ pub struct Settings {
     pub request_ttl_minutes: u32,
     /// How long a helper has to answer an offer of an "any helper nearby" request, minutes.
     pub offer_ttl_minutes: u32,
+    /// Requests a customer may have waiting for an answer at once.
+    pub max_open_requests: u32,
     /// How many helpers get each round of offers.
     pub broadcast_fanout: u32,
     /// How many rounds of offers before a request expires.
@@ -118,6 +120,12 @@ pub struct Settings {
     pub timer_poll_ms: u64,
     /// How often the match index reads the change feed (other replicas' writes), milliseconds.
     pub index_poll_ms: u64,
+    /// Longest wait for a response, milliseconds; past it the answer is 503 `request_timeout`
+    /// (0: no limit). Keep it above `db_acquire_timeout_ms`.
+    pub request_timeout_ms: u64,
+    /// How long a request waits for a database connection before it is answered 503
+    /// `database_unavailable`, milliseconds.
+    pub db_acquire_timeout_ms: u64,
 }
 
 impl Default for Settings {
@@ -153,10 +161,13 @@ impl Default for Settings {
             index_poll_ms: 500,
             request_ttl_minutes: 120,
             offer_ttl_minutes: 15,
+            max_open_requests: 5,
             broadcast_fanout: 3,
             broadcast_rounds: 3,
             platform_fee_bps: 0,
             timer_poll_ms: 1000,
+            request_timeout_ms: 5_000,
+            db_acquire_timeout_ms: 3_000,
         }
     }
 }

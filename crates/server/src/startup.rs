@@ -36,7 +36,8 @@ pub struct Application {
 /// Opens the database named by the settings and brings its schema up to date.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let url = settings.database_url();
-    let store = Store::connect(&url).await.with_context(|| {
+    let pool = quartier_store::PoolSettings { acquire_timeout: Duration::from_millis(settings.db_acquire_timeout_ms.max(1)) };
+    let store = Store::connect_with(&url, pool).await.with_context(|| {
         format!(
             "cannot open the {} database; check DATABASE_URL / QUARTIER_DATABASE_URL",
             quartier_store::Backend::of_url(&url).map(|b| b.as_str()).unwrap_or("configured")
@@ -66,9 +67,11 @@ pub fn api_config(settings: &Settings) -> anyhow::Result<ApiConfig> {
         min_notice_minutes: settings.min_notice_minutes,
         request_ttl_minutes: settings.request_ttl_minutes,
         offer_ttl_minutes: settings.offer_ttl_minutes,
+        max_open_requests: settings.max_open_requests,
         broadcast_fanout: settings.broadcast_fanout,
         broadcast_rounds: settings.broadcast_rounds,
         pricing: quartier_pricing::PricingConfig { platform_fee_bps: settings.platform_fee_bps, ..Default::default() },
+        request_timeout: Duration::from_millis(settings.request_timeout_ms),
     })
 }
 

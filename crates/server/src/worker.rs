@@ -378,6 +378,18 @@ async fn deliver(mailer: &Mailer, row: &outbox::OutboxRow) -> Result<(), Deliver
         let msg = quartier_notifications::render_password_reset(row.locale.parse().unwrap_or_default(), &data);
         return mailer.send(&row.recipient_name, &row.recipient_email, &row.id, &msg).await;
     }
+    if row.template == quartier_notifications::LEVEL_CHANGED {
+        let data: quartier_notifications::LevelChangeData =
+            serde_json::from_str(&row.payload).map_err(|e| DeliveryError::Permanent(format!("unreadable payload: {e}")))?;
+        let msg = quartier_notifications::render_level_change(row.locale.parse().unwrap_or_default(), &data);
+        return mailer.send(&row.recipient_name, &row.recipient_email, &row.id, &msg).await;
+    }
+    if row.template == quartier_notifications::INVITATION {
+        let data: quartier_notifications::InvitationData =
+            serde_json::from_str(&row.payload).map_err(|e| DeliveryError::Permanent(format!("unreadable payload: {e}")))?;
+        let msg = quartier_notifications::render_invitation(row.locale.parse().unwrap_or_default(), &data);
+        return mailer.send(&row.recipient_name, &row.recipient_email, &row.id, &msg).await;
+    }
     let notice: Notice = row.template.parse().map_err(|_| DeliveryError::Permanent(format!("unknown template {}", row.template)))?;
     let locale: Locale = row.locale.parse().unwrap_or_default();
     let data: BookingNoticeData =

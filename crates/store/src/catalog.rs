@@ -104,3 +104,20 @@ pub async fn update(
     .await?;
     Ok(r.rows_affected() == 1)
 }
+
+/// Slugs of the services marked "preview" (offered only to super-helpers).
+pub async fn previews(conn: &mut AnyConnection) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT slug FROM services WHERE preview = 1 ORDER BY position").fetch_all(conn).await?)
+}
+
+/// Whether a service is a preview.
+pub async fn is_preview(conn: &mut AnyConnection, slug: &str) -> Result<bool, StoreError> {
+    let v: Option<i64> = sqlx::query_scalar("SELECT preview FROM services WHERE slug = $1").bind(slug).fetch_optional(conn).await?;
+    Ok(v.unwrap_or(0) != 0)
+}
+
+/// Marks a service as a preview or not; `false` when there is no such service.
+pub async fn set_preview(conn: &mut AnyConnection, slug: &str, preview: bool) -> Result<bool, StoreError> {
+    let r = sqlx::query("UPDATE services SET preview = $2 WHERE slug = $1").bind(slug).bind(i64::from(preview)).execute(conn).await?;
+    Ok(r.rows_affected() == 1)
+}

@@ -29,6 +29,7 @@ pub mod insights;
 pub mod ledger;
 pub mod matching;
 pub mod outbox;
+pub mod reputation;
 pub mod requests;
 pub mod timers;
 pub mod users;
@@ -130,6 +131,41 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl StoreError {
+    /// Whether the database could not be reached at all (down, restarting, or no connection free
+    /// within the pool's acquire timeout): a passing condition the caller may retry, not a fault
+    /// of the request.
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Database(e) = self else { return false };
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => {
+                true
+            }
+            // PostgreSQL: class 08 connection exceptions; 57P01-57P03 the server shuts down, crashed
+            // or is starting up; 53300 too many connections.
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+            }
+            _ => false,
+        }
+    }
+}
+
+/// How the pool behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    /// How long a request waits for a connection before [`StoreError::is_unavailable`] says so.
+    /// Short, so that requests fail fast with 503 while the database is down.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self { acquire_timeout: Duration::from_secs(3) }
+    }
+}
+
 /// The connection pool and which backend it speaks to.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -140,6 +176,11 @@ pub struct Store {
 impl Store {
     /// Connects to the database at `url`, creating a SQLite file (and its directory) if needed.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, PoolSettings::default()).await
+    }
+
+    /// [`Store::connect`] with explicit pool settings.
+    pub async fn connect_with(url: &str, pool_settings: PoolSettings) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of_url(url)?;
         let url = match backend {
@@ -159,7 +200,7 @@ impl Store {
                 Backend::Sqlite => 8,
                 Backend::Postgres => 16,
             })
-            .acquire_timeout(Duration::from_secs(20))
+            .acquire_timeout(pool_settings.acquire_timeout)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

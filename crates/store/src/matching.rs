@@ -157,7 +157,7 @@ const STATS_SQL: &str = "SELECT helper_id,
         SUM(CASE WHEN created_at >= $1 THEN 1 ELSE 0 END) AS recent
      FROM bookings";
 
-fn record(p: ProfileRow, schedule: Schedule, bookings: Vec<Booking>, stats: HelperStats) -> Option<HelperRecord> {
+fn record(p: ProfileRow, schedule: Schedule, bookings: Vec<Booking>, stats: HelperStats, proven: Vec<String>) -> Option<HelperRecord> {
     let id: UserId = p.user_id.parse().ok()?;
     let home = GeoPoint::new(p.home_lat, p.home_lon).ok()?;
     let skills: Vec<String> = serde_json::from_str(&p.skills).unwrap_or_default();
@@ -171,7 +171,17 @@ fn record(p: ProfileRow, schedule: Schedule, bookings: Vec<Booking>, stats: Help
         schedule,
         bookings,
         stats,
+        proven,
     })
+}
+
+fn level_rank(level: Option<&str>) -> u8 {
+    level.and_then(quartier_matching::reputation::Level::parse).map_or(0, quartier_matching::reputation::Level::rank)
+}
+
+/// Signed-off jobs of one skill that earn its first badge (proven skill in matching).
+fn first_badge() -> i64 {
+    i64::from(quartier_matching::reputation::BADGE_TIERS[0])
 }
 
 fn busy(r: &BusyRow) -> Option<Booking> {
@@ -187,6 +197,7 @@ fn stats_of(r: Option<&StatsRow>, rating: Option<&RatingRow>) -> HelperStats {
         completed: u32::try_from(s.completed).unwrap_or(0),
         let_down: u32::try_from(s.let_down).unwrap_or(0),
         recent_offers: u32::try_from(s.recent).unwrap_or(0),
+        level: 0,
     })
     .unwrap_or(HelperStats { rating_sum, rating_count, ..HelperStats::default() })
 }
@@ -209,7 +220,15 @@ pub async fn load_one(conn: &mut Conn, helper_id: &str, spec: &LoadSpec) -> Resu
     let sql = sqlx::AssertSqlSafe(format!("{RATING_SQL} AND subject_id = $1 GROUP BY subject_id"));
     let rating: Option<RatingRow> = sqlx::query_as(sql).bind(helper_id).fetch_optional(&mut *conn).await?;
     let schedule = schedule_of(schedule_row.as_ref(), &exceptions, &spec.default_zone, spec.default_buffers);
-    Ok(record(profile, schedule, busy_rows.iter().filter_map(busy).collect(), stats_of(stats.as_ref(), rating.as_ref())))
+    let mut stats = stats_of(stats.as_ref(), rating.as_ref());
+    stats.level = level_rank(crate::reputation::level(conn, helper_id).await?.map(|(l, ..)| l).as_deref());
+    let proven = crate::reputation::jobs_per_service(conn, helper_id)
+        .await?
+        .into_iter()
+        .filter(|(.., n)| *n >= first_badge())
+        .map(|(_, _, skill, _)| skill)
+        .collect();
+    Ok(record(profile, schedule, busy_rows.iter().filter_map(busy).collect(), stats, proven))
 }
 
 /// Every helper's record, in a handful of queries.
@@ -251,6 +270,11 @@ pub async fn load_all(conn: &mut Conn, spec: &LoadSpec) -> Result<Vec<HelperReco
     let sql = sqlx::AssertSqlSafe(format!("{RATING_SQL} GROUP BY subject_id"));
     let ratings: HashMap<String, RatingRow> =
         sqlx::query_as::<_, RatingRow>(sql).fetch_all(&mut *conn).await?.into_iter().map(|r| (r.subject_id.clone(), r)).collect();
+    let levels: HashMap<String, String> = crate::reputation::levels(conn).await?.into_iter().collect();
+    let mut proven: HashMap<String, Vec<String>> = HashMap::new();
+    for (helper, skill) in crate::reputation::proven_skills(conn, first_badge()).await? {
+        proven.entry(helper).or_default().push(skill);
+    }
     Ok(profiles
         .into_iter()
         .filter_map(|p| {
@@ -261,7 +285,9 @@ pub async fn load_all(conn: &mut Conn, spec: &LoadSpec) -> Result<Vec<HelperReco
                 &spec.default_zone,
                 spec.default_buffers,
             );
-            record(p, schedule, bookings.remove(&id).unwrap_or_default(), stats_of(stats.get(&id), ratings.get(&id)))
+            let mut st = stats_of(stats.get(&id), ratings.get(&id));
+            st.level = level_rank(levels.get(&id).map(String::as_str));
+            record(p, schedule, bookings.remove(&id).unwrap_or_default(), st, proven.remove(&id).unwrap_or_default())
         })
         .collect())
 }

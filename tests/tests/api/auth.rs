@@ -5,10 +5,26 @@ use serde_json::json;
 use crate::both_backends;
 use crate::harness::{Backend, SIGNING_KEY, spawn_app_with, unique_email};
 
-fn forge(key: &[u8], sub: &str, role: &str, exp_offset_secs: i64) -> String {
+/// The key id the server puts in its tokens: the first 8 bytes of the key's SHA-256, in hex.
+fn kid_of(key: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(key).iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// A token as the server makes them (right key id, audience and type), with `claims` changed.
+fn forge_with(key: &[u8], kid: Option<String>, claims: serde_json::Value) -> String {
+    let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = kid;
+    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(key)).expect("encode")
+}
+
+fn claims(sub: &str, role: &str, exp_offset_secs: i64) -> serde_json::Value {
     let now = jiff::Timestamp::now().as_second();
-    let claims = json!({"sub": sub, "role": role, "iss": "quartier", "iat": now, "exp": now + exp_offset_secs});
-    jsonwebtoken::encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &EncodingKey::from_secret(key)).expect("encode")
+    json!({"sub": sub, "role": role, "iss": "quartier", "aud": "quartier-api", "typ": "access", "iat": now, "exp": now + exp_offset_secs})
+}
+
+fn forge(key: &[u8], sub: &str, role: &str, exp_offset_secs: i64) -> String {
+    forge_with(key, Some(kid_of(SIGNING_KEY.as_bytes())), claims(sub, role, exp_offset_secs))
 }
 
 both_backends! {
@@ -178,6 +194,84 @@ both_backends! {
         let r = app.get("/v1/me", Some(&token)).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
         assert_eq!(r.code(), "invalid_token");
+        app.finish().await;
+    }
+
+    async fn every_forged_or_misused_token_gets_the_same_401(app) {
+        use base64::Engine;
+        let (id, _, refresh) = app.signed_up("customer").await;
+        let key = SIGNING_KEY.as_bytes();
+        let kid = Some(kid_of(key));
+        // The forger is right: a token made like this works.
+        assert_eq!(app.get("/v1/me", Some(&forge(key, &id, "customer", 600))).await.status, StatusCode::OK);
+        let b64 = |v: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let now = jiff::Timestamp::now().as_second();
+        let body = claims(&id, "operator", 600);
+        let with = |field: &str, value: serde_json::Value| {
+            let mut c = body.clone();
+            c[field] = value;
+            c
+        };
+        let without = |field: &str| {
+            let mut c = body.clone();
+            c.as_object_mut().expect("object").remove(field);
+            c
+        };
+        let signed_part = |header: serde_json::Value| format!("{}.{}", b64(header), b64(body.clone()));
+        let hs256_sig = |data: &str| {
+            use hmac::Mac;
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("key");
+            mac.update(data.as_bytes());
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        };
+        let confused = |alg: &str| {
+            // Our secret used as the "public key" of another algorithm: the classic confusion.
+            let data = signed_part(json!({"alg": alg, "typ": "JWT", "kid": kid_of(key)}));
+            format!("{data}.{}", hs256_sig(&data))
+        };
+        let cases: Vec<(&str, String)> = vec![
+            ("alg none", format!("{}.", signed_part(json!({"alg": "none", "typ": "JWT", "kid": kid_of(key)})))),
+            ("another key", forge_with(b"some-other-key-that-is-long-enough-000000", kid.clone(), body.clone())),
+            ("EdDSA header, HMAC signature", confused("EdDSA")),
+            ("RS256 header, HMAC signature", confused("RS256")),
+            ("ES256 header, HMAC signature", confused("ES256")),
+            ("no kid", forge_with(key, None, body.clone())),
+            ("unknown kid", forge_with(key, Some("0000000000000000".into()), body.clone())),
+            ("kid path traversal", forge_with(key, Some("../../dev/null".into()), body.clone())),
+            ("kid SQL", forge_with(key, Some("' OR 1=1 --".into()), body.clone())),
+            ("jku header", {
+                let data = signed_part(json!({"alg": "HS256", "typ": "JWT", "kid": kid_of(key), "jku": "http://127.0.0.1:9/keys"}));
+                format!("{data}.{}", hs256_sig(&data))
+            }),
+            ("expired past the leeway", forge_with(key, kid.clone(), with("exp", json!(now - 6)))),
+            ("not yet valid", forge_with(key, kid.clone(), with("nbf", json!(now + 120)))),
+            ("wrong audience", forge_with(key, kid.clone(), with("aud", json!("someone-else")))),
+            ("no audience", forge_with(key, kid.clone(), without("aud"))),
+            ("wrong issuer", forge_with(key, kid.clone(), with("iss", json!("quartier-link")))),
+            ("link type", forge_with(key, kid.clone(), with("typ", json!("link")))),
+            ("no type", forge_with(key, kid.clone(), without("typ"))),
+            ("refresh token as access", refresh.clone()),
+            ("garbage", "a.b.c".into()),
+        ];
+        let mut first_body: Option<serde_json::Value> = None;
+        for (what, token) in cases {
+            let r = app.get("/v1/me", Some(&token)).await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{what}: {}", r.text);
+            assert_eq!(r.code(), "invalid_token", "{what}");
+            // One answer for all of them (except the expired one, which says so).
+            if what != "expired past the leeway" {
+                let mut b = r.body.clone();
+                b.as_object_mut().expect("problem").remove("instance");
+                match &first_body {
+                    None => first_body = Some(b),
+                    Some(f) => assert_eq!(&b, f, "{what}: a uniform answer"),
+                }
+            }
+        }
+        // A link the server itself signed is not an access token either.
+        let cal = app.get("/v1/helper/calendar", Some(&app.signed_up("helper").await.1)).await;
+        let link = cal.body["url"].as_str().expect("url").split("token=").nth(1).expect("token").to_owned();
+        assert_eq!(app.get("/v1/me", Some(&link)).await.status, StatusCode::UNAUTHORIZED);
         app.finish().await;
     }
 

@@ -3,9 +3,9 @@
 //! Every change goes through `quartier_booking::step` and commits the new state, the timeline
 //! event and the outbox rows for the notices in one transaction.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use quartier_booking::{Action, Actor, State as BookingState};
@@ -231,6 +231,7 @@ fn request_dto(r: quartier_store::requests::RequestRow, viewer: &Caller) -> Book
 async fn create_booking(
     State(app): State<AppState>,
     caller: Caller,
+    held: Option<Extension<crate::idempotency::HeldKey>>,
     Body(req): Body<BookingRequest>,
 ) -> ApiResult<(StatusCode, Json<BookingDto>)> {
     caller.require(Role::Customer)?;
@@ -281,6 +282,18 @@ async fn create_booking(
     let skills: Vec<String> = serde_json::from_str(&profile.skills).unwrap_or_default();
     if !skills.iter().any(|s| s == skill.as_str()) {
         return Err(ApiError::invalid("helper_lacks_skill", format!("This helper does not offer `{}`.", service.skill)));
+    }
+    if quartier_store::catalog::is_preview(&mut tx, &service.slug).await? {
+        let level = quartier_store::reputation::level(&mut tx, &profile.user_id).await?.map(|(l, ..)| l);
+        if level.as_deref() != Some("super") {
+            return Err(ApiError::conflict(
+                "preview_super_helpers_only",
+                format!(
+                    "`{}` is a preview service: only super-helpers offer it for now. Choose a super-helper from the matches.",
+                    service.name
+                ),
+            ));
+        }
     }
     let customer =
         users::by_id(&mut tx, &caller.id.to_string()).await?.ok_or_else(|| ApiError::invalid_token("This account no longer exists."))?;
@@ -388,11 +401,18 @@ async fn create_booking(
     process::set_timers(&mut tx, &row, &[quartier_booking::Timer::RequestExpiry], now, &app).await?;
     availability::record_change(&mut tx, &row.helper_id, now).await?;
     let events = bookings::events(&mut tx, &row.id).await?;
+    let (booking_id, helper_id) = (row.id.clone(), row.helper_id.clone());
+    let dto = to_dto(row, &caller, Some(events));
+    // With an Idempotency-Key, the answer commits with the booking: a retry after a crash between
+    // the commit and the response gets this 201, never a second booking or a 409 for its own slot.
+    if let Some(Extension(held)) = &held {
+        held.store_in(&mut tx, StatusCode::CREATED, &serde_json::to_vec(&dto).map_err(ApiError::internal)?).await?;
+    }
     tx.commit().await.map_err(StoreError::from)?;
-    app.refresh_helper(&row.helper_id).await;
+    app.refresh_helper(&helper_id).await;
     app.wake_outbox();
-    tracing::info!(booking.id = %row.id, "booking requested");
-    Ok((StatusCode::CREATED, Json(to_dto(row, &caller, Some(events)))))
+    tracing::info!(booking.id = %booking_id, "booking requested");
+    Ok((StatusCode::CREATED, Json(dto)))
 }
 
 async fn create_request(app: &AppState, caller: &Caller, req: &BookingRequest, address: &str) -> ApiResult<(StatusCode, Json<BookingDto>)> {

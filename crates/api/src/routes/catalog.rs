@@ -45,6 +45,8 @@ pub struct ServiceDto {
     duration_minutes: u32,
     /// Price of each extra 30 minutes.
     extra_unit_price: MoneyDto,
+    /// A preview: new, done only by super-helpers for now.
+    preview: bool,
 }
 
 impl From<Service> for ServiceDto {
@@ -57,6 +59,7 @@ impl From<Service> for ServiceDto {
             base_price: s.base_price.into(),
             duration_minutes: s.duration_minutes,
             extra_unit_price: s.extra_unit_price.into(),
+            preview: false,
         }
     }
 }
@@ -73,6 +76,14 @@ pub struct CatalogPage {
 #[utoipa::path(get, path = "/v1/catalog", tag = "catalog", responses((status = 200, body = CatalogPage)))]
 async fn list_catalog(State(app): State<AppState>) -> ApiResult<Json<CatalogPage>> {
     let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
-    let items = catalog::list(&mut conn).await?.into_iter().map(ServiceDto::from).collect();
+    let previews = catalog::previews(&mut conn).await?;
+    let items = catalog::list(&mut conn)
+        .await?
+        .into_iter()
+        .map(|s| {
+            let preview = previews.contains(&s.slug);
+            ServiceDto { preview, ..ServiceDto::from(s) }
+        })
+        .collect();
     Ok(Json(CatalogPage { items, next_cursor: None }))
 }

@@ -639,6 +639,7 @@ async fn ops_resolve(
         &[(Party::Customer, Notice::DisputeResolved), (Party::Helper, Notice::DisputeResolved)],
     )
     .await?;
+    crate::reputation::refresh(&mut tx, &app, &b.helper_id).await?;
     let case = case_of(&mut tx, &caller, &d.id).await?;
     tx.commit().await.map_err(StoreError::from)?;
     tracing::info!(dispute.id = %d.id, outcome = %req.outcome, refund, penalty, "dispute resolved");

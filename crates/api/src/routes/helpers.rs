@@ -75,6 +75,12 @@ pub struct PublicHelper {
     travel_radius_km: i64,
     bio: String,
     languages: Vec<String>,
+    /// `new`, `trusted` or `super` (on a single helper's page; absent in lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    level: Option<String>,
+    /// Earned skill badges (on a single helper's page).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    badges: Option<Vec<crate::routes::reputation::Badge>>,
 }
 
 fn json_list(s: &str) -> Vec<String> {
@@ -90,6 +96,8 @@ impl From<helpers::ProfileRow> for PublicHelper {
             name: p.name,
             travel_radius_km: p.travel_radius_km,
             bio: p.bio,
+            level: None,
+            badges: None,
         }
     }
 }
@@ -231,5 +239,7 @@ async fn get_helper(State(app): State<AppState>, Path(id): Path<String>) -> ApiR
     let id: UserId = id.parse().map_err(|_| ApiError::not_found("helper"))?;
     let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
     let p = helpers::get(&mut conn, &id.to_string()).await?.ok_or_else(|| ApiError::not_found("helper"))?;
-    Ok(Json(p.into()))
+    let level = quartier_store::reputation::level(&mut conn, &p.user_id).await?.map_or_else(|| "new".to_owned(), |(l, ..)| l);
+    let badges = crate::routes::reputation::badges(&mut conn, &p.user_id).await?;
+    Ok(Json(PublicHelper { level: Some(level), badges: Some(badges), ..PublicHelper::from(p) }))
 }

@@ -34,6 +34,9 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 /// The longest search window.
 pub const MAX_WINDOW_DAYS: i64 = 31;
 
+/// The level a helper needs for preview services (super-helper).
+pub const PREVIEW_LEVEL: u8 = 2;
+
 /// A weekly rule in local time.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -496,6 +499,8 @@ async fn matches(State(app): State<AppState>, caller: Caller, Body(req): Body<Ma
     let me =
         users::by_id(&mut conn, &caller.id.to_string()).await?.ok_or_else(|| ApiError::invalid_token("This account no longer exists."))?;
     let zone = TimeZone::get(&me.time_zone).unwrap_or_else(|_| app.matcher_zone().clone());
+    // Preview services are a perk of super-helpers: nobody else is matched for them.
+    let min_level = if quartier_store::catalog::is_preview(&mut conn, &svc.slug).await? { PREVIEW_LEVEL } else { 0 };
     let query = MatchQuery {
         place,
         skill: svc.skill.clone(),
@@ -506,6 +511,7 @@ async fn matches(State(app): State<AppState>, caller: Caller, Body(req): Body<Ma
         locale: me.locale.parse::<Locale>().ok(),
         limit,
         now: Timestamp::now(),
+        min_level,
     };
     let found = app.matcher().read(|i| i.search(&query));
     let mut items = Vec::with_capacity(found.len());

@@ -14,5 +14,6 @@ pub mod matching;
 pub mod money;
 pub mod ops;
 pub mod outbox;
+pub mod reputation;
 pub mod reset;
 pub mod vetting;

@@ -632,6 +632,8 @@ pub struct ServiceChange {
     extra_unit_rappen: Option<i64>,
     duration_minutes: Option<u32>,
     active: Option<bool>,
+    /// A preview service is offered only to super-helpers (a perk: first to try new products).
+    preview: Option<bool>,
 }
 
 /// Change a service (operators). Bookings already made keep their locked quotes.
@@ -656,6 +658,9 @@ async fn update_service(
         .await?
     {
         return Err(ApiError::not_found("service"));
+    }
+    if let Some(preview) = req.preview {
+        catalog::set_preview(&mut tx, &slug, preview).await?;
     }
     tx.commit().await.map_err(StoreError::from)?;
     Ok(StatusCode::NO_CONTENT)

@@ -35,7 +35,16 @@ async fn healthz() -> Json<Status> {
 /// The process can serve requests: the database answers.
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = Status), (status = 503, body = Problem)))]
 async fn readyz(State(app): State<AppState>) -> ApiResult<Json<Status>> {
-    app.store().ping().await.map_err(|e| ApiError::unavailable("not_ready", "The database does not answer.", e))?;
+    // Not ready while the database is down or restarting: answer within a second either way.
+    let ping = tokio::time::timeout(std::time::Duration::from_secs(1), app.store().ping()).await;
+    let not_ready = |e: anyhow::Error| {
+        ApiError::database_unavailable(e).with_code("not_ready").with_detail("The database does not answer; try again shortly.")
+    };
+    match ping {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(not_ready(e.into())),
+        Err(_) => return Err(not_ready(anyhow::anyhow!("database ping timed out after 1 s"))),
+    }
     Ok(Json(Status { status: "ok", database: Some(app.store().backend().as_str()) }))
 }
 
