@@ -180,10 +180,13 @@ async fn post_review(
     }
     if actor == Actor::Customer {
         quartier_store::availability::record_change(&mut tx, &b.helper_id, row.created_at).await?;
+        // A rating moves the helper's figures, so their level follows at once.
+        crate::reputation::refresh(&mut tx, &app, &b.helper_id).await?;
     }
     tx.commit().await.map_err(StoreError::from)?;
     if actor == Actor::Customer {
         app.refresh_helper(&b.helper_id).await;
+        app.wake_outbox();
     }
     Ok((
         StatusCode::CREATED,
