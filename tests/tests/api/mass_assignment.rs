@@ -142,11 +142,8 @@ async fn reset_link(to: &str) -> String {
                 continue;
             }
             let text = crate::authz::readable_mail(&raw);
-            if let Some(at) = text.find("/#/reset/") {
-                return text[at + "/#/reset/".len()..]
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-                    .collect();
+            if let Some(token) = crate::authz::link_token(&text, "/#/reset/") {
+                return token;
             }
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -422,6 +419,8 @@ async fn mass_assignment(backend: Backend) {
         tried += 1;
         let (method, _) = e.op.split_once(' ').expect("method");
         let method = Method::from_bytes(method.as_bytes()).expect("method");
+        // The worker finishes what the previous control queued before the first picture.
+        app.drain_outbox().await;
         let before = snapshot(&app).await;
         for (field, value) in &fields {
             if own.iter().any(|f| f == field) {
