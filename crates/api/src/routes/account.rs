@@ -30,7 +30,26 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 async fn export(State(app): State<AppState>, caller: Caller) -> ApiResult<Response> {
     let me = caller.id.to_string();
     let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
-    let tables = account::export(&mut conn, app.store().backend(), &me).await?;
+    let mut tables = account::export(&mut conn, app.store().backend(), &me).await?;
+    // A helper's copy of a booking is what the booking page shows them: never the customer's
+    // codes, and the address only once it is theirs to see.
+    if let Some(rows) = tables.get_mut("bookings") {
+        for row in rows.iter_mut().filter(|r| r.get("helper_id").and_then(|v| v.as_deref()) == Some(me.as_str())) {
+            if row.get("customer_id").and_then(|v| v.as_deref()) == Some(me.as_str()) {
+                continue;
+            }
+            row.remove("start_code");
+            row.remove("signoff_code");
+            let revealed = row
+                .get("state")
+                .and_then(|v| v.as_deref())
+                .and_then(|s| s.parse::<BookingState>().ok())
+                .is_some_and(BookingState::address_revealed);
+            if !revealed {
+                row.insert("address".to_owned(), None);
+            }
+        }
+    }
     let body = serde_json::json!({ "exported_at": Timestamp::now(), "user_id": me, "tables": tables });
     Ok((
         [

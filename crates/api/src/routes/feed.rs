@@ -157,6 +157,13 @@ async fn stream(
         .ok_or_else(ApiError::unauthenticated)?;
     let caller = app.tokens().verify_access(bearer.trim())?;
     let user = caller.id.to_string();
+    {
+        // As on every signed-in request: an erased account's token opens nothing.
+        let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
+        if !quartier_store::account::is_active(&mut conn, &user).await? {
+            return Err(ApiError::invalid_token("This account no longer exists; sign in with another one."));
+        }
+    }
     let resume = headers.get("last-event-id").and_then(|h| h.to_str().ok()).and_then(|s| s.trim().parse::<i64>().ok()).or(q.last_event_id);
     let last = match resume {
         Some(id) => id,
