@@ -224,7 +224,12 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
             ApiError::internal(anyhow::anyhow!("handler panicked")).into_response()
         }))
-        .layer(TraceLayer::new_for_http())
+        // Spans name the method and the path only: query strings carry tokens (the stream's
+        // `access_token`, calendar and link tokens) that logs must never keep.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())),
+        )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION, axum::http::header::COOKIE]))

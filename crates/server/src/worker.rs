@@ -349,19 +349,19 @@ async fn record(
         }
         Err(DeliveryError::Permanent(e)) => {
             let held = outbox::mark_dead(&mut conn, &row.id, owner, &e).await?;
-            tracing::warn!(outbox.id = %row.id, attempts = row.attempts, error = %e, "mail dead-lettered");
+            tracing::warn!(outbox.id = %row.id, attempts = row.attempts, error = %masked(&e, row), "mail dead-lettered");
             held
         }
         Err(DeliveryError::Transient(e)) if now - row.created_at >= millis(cfg.give_up_after) => {
             let why = format!("gave up after {} attempts over {} h; last error: {e}", row.attempts, cfg.give_up_after.as_secs() / 3600);
             let held = outbox::mark_dead(&mut conn, &row.id, owner, &why).await?;
-            tracing::warn!(outbox.id = %row.id, attempts = row.attempts, error = %e, "mail dead-lettered: still failing after the give-up time");
+            tracing::warn!(outbox.id = %row.id, attempts = row.attempts, error = %masked(&e, row), "mail dead-lettered: still failing after the give-up time");
             held
         }
         Err(DeliveryError::Transient(e)) => {
             let wait = cfg.backoff.delay(row.attempts);
             let held = outbox::mark_retry(&mut conn, &row.id, owner, now + millis(wait), &e).await?;
-            tracing::warn!(outbox.id = %row.id, attempts = row.attempts, retry_in_ms = millis(wait), error = %e, "mail delayed; will retry");
+            tracing::warn!(outbox.id = %row.id, attempts = row.attempts, retry_in_ms = millis(wait), error = %masked(&e, row), "mail delayed; will retry");
             held
         }
     };
@@ -369,6 +369,15 @@ async fn record(
         tracing::warn!(outbox.id = %row.id, claim = %owner, "outbox: the lease was lost before the outcome was recorded; another worker owns the message now");
     }
     Ok(())
+}
+
+/// An SMTP error for the log: servers quote the recipient, whose address the log must not keep.
+fn masked(error: &str, row: &outbox::OutboxRow) -> String {
+    let mut out = error.replace(&row.recipient_email, "<recipient>");
+    if !row.recipient_name.trim().is_empty() {
+        out = out.replace(&row.recipient_name, "<recipient>");
+    }
+    out
 }
 
 async fn deliver(mailer: &Mailer, row: &outbox::OutboxRow) -> Result<(), DeliveryError> {
