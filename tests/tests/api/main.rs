@@ -20,6 +20,7 @@ mod money;
 mod ops;
 mod outbox;
 mod reassign;
+mod reputation;
 mod reset;
 mod sequences;
 mod vetting;
