@@ -74,7 +74,10 @@ async fn announce(tx: &mut Tx, app: &AppState, helper_id: &str, from: Level, to:
         },
     )
     .await?;
-    let body = words.text.lines().skip(2).take_while(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+    // The feed gets every paragraph but the greeting, the link and the signature: the change and
+    // its reason (and, going down, how to contest a figure).
+    let paragraphs: Vec<&str> = words.text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).collect();
+    let body = paragraphs.get(1..paragraphs.len().saturating_sub(2)).unwrap_or_default().join(" ");
     quartier_store::feed::insert(tx, &user.id, quartier_notifications::LEVEL_CHANGED, None, &words.subject, &body, now).await?;
     Ok(())
 }

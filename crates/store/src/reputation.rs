@@ -135,6 +135,10 @@ pub async fn set_level(
             .bind(reason)
             .execute(&mut *conn)
             .await?;
+            if before.is_none() && level == "new" {
+                // The first computation of a new helper's level is not a change.
+                return Ok(before);
+            }
             sqlx::query("INSERT INTO level_changes (id, helper_id, from_level, to_level, reason, at) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(change_id)
                 .bind(helper_id)

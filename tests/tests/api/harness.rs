@@ -43,7 +43,36 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
 }
 
+/// Every log line (INFO and above) the server wrote in this test process, as JSON lines.
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogSink;
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().map_err(|_| std::io::Error::other("log buffer poisoned"))?.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The server's log so far (each test runs in its own process under nextest).
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().map(|l| l.clone()).unwrap_or_default()).into_owned()
+}
+
+fn capture_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let subscriber = tracing_subscriber::fmt().json().with_max_level(tracing::Level::INFO).with_writer(|| LogSink).finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
+}
+
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    capture_logs();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut settings = Settings {
         host: "127.0.0.1".into(),
