@@ -82,7 +82,7 @@ pub enum Answer {
     /// 5xx (status, code, whether `Retry-After` was sent).
     ServerError(u16, String, bool),
     /// No HTTP answer; `sent` when the request may have reached the server.
-    NoAnswer { sent: bool, error: String },
+    Unanswered { sent: bool, error: String },
 }
 
 impl Answer {
@@ -91,7 +91,7 @@ impl Answer {
             Answer::Created(_) => 201,
             Answer::Taken(_) | Answer::InProgress => 409,
             Answer::Refused(s, _) | Answer::ServerError(s, _, _) => *s,
-            Answer::NoAnswer { .. } => 0,
+            Answer::Unanswered { .. } => 0,
         }
     }
 
@@ -100,8 +100,8 @@ impl Answer {
             Answer::Created(_) => "-",
             Answer::Taken(c) | Answer::Refused(_, c) | Answer::ServerError(_, c, _) => c,
             Answer::InProgress => "idempotency_in_progress",
-            Answer::NoAnswer { sent: true, .. } => "no_answer",
-            Answer::NoAnswer { sent: false, .. } => "no_connection",
+            Answer::Unanswered { sent: true, .. } => "no_answer",
+            Answer::Unanswered { sent: false, .. } => "no_connection",
         }
     }
 
@@ -259,7 +259,7 @@ pub async fn run(
                 let done = {
                     let mut st = states.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                     let ks = &mut st[k];
-                    if matches!(answer, Answer::NoAnswer { sent: true, .. }) {
+                    if matches!(answer, Answer::Unanswered { sent: true, .. }) {
                         ks.in_flight_at_kill = true;
                     }
                     let fin = answer.is_final();
@@ -299,12 +299,12 @@ async fn book_once(client: &reqwest::Client, base: &str, token: &str, key: &str,
     let t = Instant::now();
     let res = client.post(format!("{base}/v1/bookings")).bearer_auth(token).header("Idempotency-Key", key).json(&body).send().await;
     let answer = match res {
-        Err(e) => Answer::NoAnswer { sent: !e.is_connect(), error: e.to_string() },
+        Err(e) => Answer::Unanswered { sent: !e.is_connect(), error: e.to_string() },
         Ok(res) => {
             let status = res.status().as_u16();
             let retry_after = res.headers().contains_key(reqwest::header::RETRY_AFTER);
             match res.text().await {
-                Err(e) => Answer::NoAnswer { sent: true, error: e.to_string() },
+                Err(e) => Answer::Unanswered { sent: true, error: e.to_string() },
                 Ok(text) => {
                     let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                     let code = v["code"].as_str().unwrap_or("-").to_owned();
@@ -322,7 +322,7 @@ async fn book_once(client: &reqwest::Client, base: &str, token: &str, key: &str,
     shared.in_flight.fetch_sub(1, Ordering::SeqCst);
     let retry_after = matches!(answer, Answer::ServerError(_, _, true));
     record(shared, t, answer.status(), answer.code(), retry_after, true);
-    if let Answer::NoAnswer { error, sent } = &answer
+    if let Answer::Unanswered { error, sent } = &answer
         && std::env::var_os("CHAOS_DEBUG").is_some()
     {
         eprintln!("no answer (sent {sent}): {error}");

@@ -534,6 +534,7 @@ async fn r4(args: R4Args) -> anyhow::Result<bool> {
         let end = o.first_ok.unwrap_or(o.up_at + Duration::from_secs(30));
         let during: Vec<&load::Record> = records.iter().filter(|r| r.sent < end && r.sent + r.took > o.down_at).collect();
         let ok503 = during.iter().filter(|r| r.status == 503 && r.retry_after).count();
+        let answered = during.iter().filter(|r| r.status > 0 && r.status < 500).count();
         let bad: Vec<&&load::Record> =
             during.iter().filter(|r| (r.status >= 500 && !(r.status == 503 && r.retry_after)) || r.status == 0).collect();
         let slow = during.iter().filter(|r| r.took > hang).count();
@@ -546,13 +547,7 @@ async fn r4(args: R4Args) -> anyhow::Result<bool> {
         );
         rep.add(
             &format!("restart {}: answers during outage", k + 1),
-            format!(
-                "{} ({} x 503+Retry-After; other: {}; slowest {})",
-                during.len(),
-                ok503,
-                code_counts(&records, |r| during.iter().any(|d| std::ptr::eq(*d, r)) && !(r.status == 503 && r.retry_after)),
-                ms(max_took)
-            ),
+            format!("{}: {ok503} x 503+Retry-After, {answered} x 2xx/4xx, {} other; slowest {}", during.len(), bad.len(), ms(max_took)),
         );
         rep.add(&format!("restart {}: accepting -> first success", k + 1), recovery.map_or("never".to_owned(), ms));
         match recovery {

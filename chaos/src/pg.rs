@@ -80,6 +80,10 @@ pub async fn create_database(admin_url: &str, name: &str) -> anyhow::Result<Stri
     let mut conn = sqlx::PgConnection::connect(admin_url).await.context("connecting to QUARTIER_TEST_PG_URL")?;
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(&mut conn).await?;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await?;
+    // The throwaway cluster runs with synchronous_commit=off for speed: a commit is then
+    // acknowledged before its WAL is written, and a crash (`-m immediate`) loses it. Production
+    // keeps the default (on), and so does the database under test.
+    sqlx::query(sqlx::AssertSqlSafe(format!("ALTER DATABASE {name} SET synchronous_commit = on"))).execute(&mut conn).await?;
     conn.close().await?;
     let (head, _) = admin_url.rsplit_once('/').context("QUARTIER_TEST_PG_URL has no database part")?;
     let query = admin_url.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();

@@ -72,11 +72,14 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(k).copied().unwrap_or_default()
 }
 
+/// One run in the table: label, figures, passed.
+type Column = (String, Vec<(String, String)>, bool);
+
 /// Prints one table of several runs' JSON files, with a section for each extra file (another
 /// script's figures: a flat JSON object, or the same format as ours). Returns whether every run
 /// file passed.
 pub fn table(runs: &[String], extras: &[String]) -> anyhow::Result<bool> {
-    let mut cols: Vec<(String, Vec<(String, String)>, bool)> = Vec::new();
+    let mut cols: Vec<Column> = Vec::new();
     let mut missing = Vec::new();
     for path in runs {
         let Ok(text) = std::fs::read_to_string(path) else {

@@ -263,17 +263,41 @@ async fn complete(store: &Store, user: &str, key: &str, claim: Claim, stored: &S
     store::complete(&mut conn, user, key, claim, stored, now_ms()).await
 }
 
-/// Frees the key after a failed attempt; a failure here only delays a retry until the claim is
-/// stale.
+/// Frees the key after a failed attempt. The failure is often the database being unreachable,
+/// and then so is this: it is tried again in the background for half a minute, so the key is free
+/// soon after the database is back instead of when the claim turns stale. Trying again is safe:
+/// only this claim's row is deleted, and only while it is unfinished.
 async fn release(store: &Store, user: &str, key: &str, claim: Claim) {
-    let result = async {
+    let attempt = move |store: Store, user: String, key: String| async move {
         let mut conn = store.pool().acquire().await?;
-        store::abandon(&mut conn, user, key, claim).await
-    }
-    .await;
-    if let Err(e) = result {
+        store::abandon(&mut conn, &user, &key, claim).await
+    };
+    let Err(e) = attempt(store.clone(), user.to_owned(), key.to_owned()).await else { return };
+    if !e.is_unavailable() {
         tracing::warn!(error = format!("{:#}", anyhow::Error::from(e)), "releasing an idempotency key failed");
+        return;
     }
+    let (store, user, key) = (store.clone(), user.to_owned(), key.to_owned());
+    tokio::spawn(
+        async move {
+            let started = std::time::Instant::now();
+            let mut wait = std::time::Duration::from_millis(250);
+            loop {
+                tokio::time::sleep(wait).await;
+                match attempt(store.clone(), user.clone(), key.clone()).await {
+                    Ok(_) => return,
+                    Err(e) if e.is_unavailable() && started.elapsed() < std::time::Duration::from_secs(30) => {
+                        wait = (wait * 2).min(std::time::Duration::from_secs(2));
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = format!("{:#}", anyhow::Error::from(e)), "releasing an idempotency key failed");
+                        return;
+                    }
+                }
+            }
+        }
+        .in_current_span(),
+    );
 }
 
 /// The stored response again, marked as a replay.

@@ -138,6 +138,15 @@ impl Application {
     /// Opens the database, binds the port and starts the outbox worker.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let store = open_store(&settings).await?;
+        if store.backend() == quartier_store::Backend::Sqlite {
+            // This is the one process serving the file: unfinished idempotency claims are those of
+            // a process that died (kill -9, power loss); free their keys for retries now.
+            let mut conn = store.pool().acquire().await?;
+            let freed = quartier_store::idempotency::release_orphaned(&mut conn, jiff::Timestamp::now().as_millisecond()).await?;
+            if freed > 0 {
+                tracing::warn!(freed, "freed idempotency keys claimed by a process that died");
+            }
+        }
         let config = api_config(&settings)?;
         let wakeup = Arc::new(Notify::new());
         let zone = jiff::tz::TimeZone::get(&settings.default_time_zone)

@@ -174,6 +174,18 @@ pub async fn abandon(conn: &mut AnyConnection, user: &str, key: &str, claim: Cla
     Ok(gone.rows_affected() == 1)
 }
 
+/// Frees every unfinished claim made before `before` (epoch ms); returns how many. For the start
+/// of the one process that serves a SQLite database: a claim's request cannot outlive its
+/// process, so those claims belong to a process that died, and their keys may be retried at once
+/// instead of after [`STALE_AFTER_MS`]. (Not for PostgreSQL, where other replicas' requests run.)
+pub async fn release_orphaned(conn: &mut AnyConnection, before: i64) -> Result<u64, StoreError> {
+    Ok(sqlx::query("DELETE FROM idempotency_keys WHERE state = 'started' AND created_at < $1")
+        .bind(before)
+        .execute(conn)
+        .await?
+        .rows_affected())
+}
+
 /// Deletes every row created before `before` (epoch ms); returns how many.
 pub async fn purge(conn: &mut AnyConnection, before: i64) -> Result<u64, StoreError> {
     Ok(sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1").bind(before).execute(conn).await?.rows_affected())
