@@ -1,6 +1,6 @@
 // Quartier for customers: catalogue, price, helpers nearby, booking, the visit live, payment,
-// review, disputes and the account. One page, hash routes (#/, #/book/<slug>, #/bookings,
-// #/bookings/<id>, #/account, #/signin). Vanilla ES module on web/common.js, no build step.
+// review, disputes, helpers' profiles (level and badges) and the account. One page, hash routes
+// (#/, #/book/<slug>, #/helpers/<id>, #/bookings, #/bookings/<id>, #/account, #/signin). Vanilla ES module on web/common.js, no build step.
 import {
   $, $$, h, api, t, translatePage, langSwitch, onLangChange, lang, formatMoney, formatDateTime,
   formatDate, formatTime, zurichToIso, stream, login, logout, signedIn, clearTokens, messageOf,
@@ -131,6 +131,7 @@ const routes = [
   [/^\/?$/, 'home', home],
   [/^\/signin$/, 'account', signInView],
   [/^\/book\/([\w-]+)$/, 'home', bookView],
+  [/^\/helpers\/([\w-]+)$/, 'home', helperView],
   [/^\/bookings$/, 'bookings', bookingsView],
   [/^\/bookings\/([\w-]+)$/, 'bookings', bookingView],
   [/^\/account$/, 'account', accountView],
@@ -183,9 +184,10 @@ async function loadCatalog() {
 
 function serviceCard(item) {
   const titleId = uid('svc');
-  return h('li', { class: 'service-card', 'data-slug': item.slug },
+  return h('li', { class: `service-card${item.preview ? ' preview' : ''}`, 'data-slug': item.slug },
     h('span', { class: 'skill' }, t(`skill.${item.skill}`)),
     h('h3', { id: titleId }, serviceName(item)),
+    item.preview ? h('p', { class: 'c-preview' }, h('strong', {}, t('svc.preview')), ' ', t('svc.preview_hint')) : null,
     h('p', {}, serviceDescription(item)),
     h('dl', { class: 'facts' },
       h('div', {}, h('dt', {}, t('svc.price')), h('dd', { class: 'price' }, formatMoney(item.base_price))),
@@ -312,10 +314,12 @@ function explanationSentences(m) {
     let text;
     switch (c.name) {
       case 'distance': text = t('why.distance', { bucket: t(`distance.${m.distance}`) }); break;
-      case 'skill_fit': text = c.value >= 0.99 ? t('why.language_yes') : t('why.language_no'); break;
+      case 'language': case 'skill_fit': text = c.value >= 0.99 ? t('why.language_yes') : t('why.language_no'); break;
       case 'rating': text = t('why.rating', { stars: (1 + 4 * c.value).toLocaleString(lang() === 'en' ? 'en-CH' : `${lang()}-CH`, { maximumFractionDigits: 1 }) }); break;
       case 'reliability': text = t('why.reliability', { pct: Math.round(c.value * 100) }); break;
       case 'fairness': text = c.value >= 0.75 ? t('why.fairness_high') : t('why.fairness_low'); break;
+      case 'level': text = t(`why.level_${c.value >= 0.99 ? 'super' : c.value >= 0.49 ? 'trusted' : 'new'}`); break;
+      case 'proven_skill': text = c.value >= 0.99 ? t('why.proven_yes') : t('why.proven_no'); break;
       default: text = `${c.name}: ${Math.round(c.value * 100)} %`;
     }
     return h('li', { 'data-component': c.name }, text, ' ', h('span', { class: 'hint' }, t('why.weight', { pct: weight })));
@@ -391,6 +395,10 @@ async function bookView({ params: [slug] }) {
         body: { service: slug, postcode: d.postcode, window: { from: from.toISOString(), to: to.toISOString() }, duration: durationOf(), limit: 8 },
       });
       d.matches = page.items; d.chosen = null; d.slots = null; d.slot = null;
+      // Each helper's level and badges come with the public profile.
+      d.profiles = {};
+      await Promise.all(page.items.map((m) => api(`/v1/helpers/${m.helper.id}`)
+        .then((p) => { d.profiles[m.helper.id] = { level: p.level, badges: p.badges || [] }; }).catch(() => {})));
       saveDraft(d);
       draw();
       $('#matches-title')?.focus();
@@ -503,8 +511,11 @@ async function bookView({ params: [slug] }) {
       }
     }
     const langs = m.helper.languages.map((l) => t(`lang.${l}`)).join(', ');
+    const prof = d.profiles?.[m.helper.id];
     return h('li', { class: 'c-match', 'data-helper': m.helper.id },
       h('h3', { id: nameId }, m.helper.name),
+      prof ? levelLine(prof.level) : null,
+      prof ? badgeList(prof.badges) : null,
       m.helper.bio ? h('p', { class: 'c-bio' }, m.helper.bio) : null,
       h('dl', { class: 'facts' },
         h('div', {}, h('dt', {}, t('match.distance')), h('dd', {}, t(`distance.${m.distance}`))),
@@ -514,7 +525,8 @@ async function bookView({ params: [slug] }) {
       h('details', { class: 'c-why' },
         h('summary', {}, t('match.why')),
         h('ul', {}, ...explanationSentences(m))),
-      h('div', { class: 'c-actions' }, pick),
+      h('div', { class: 'c-actions' }, pick,
+        h('a', { class: 'c-profile-link', href: `#/helpers/${m.helper.id}`, 'aria-describedby': nameId }, t('helper.profile'))),
       slotsBlock);
   }
 
@@ -536,6 +548,58 @@ async function bookView({ params: [slug] }) {
         t('book.from', { price: formatMoney(svc.base_price), n: svc.duration_minutes })),
       h('div', { class: 'c-flow' }, formPanel(), quotePanel(), matchesPanel()));
   }
+  draw();
+  current.rerender = draw;
+}
+
+/* ---------- helpers' levels, badges and profiles ---------- */
+
+// A helper's level: a tag and in one sentence what it means.
+function levelLine(level) {
+  if (!level) return null;
+  return h('p', { class: 'c-level', 'data-level': level },
+    h('span', { class: `c-level-badge level-${level}` }, t(`level.${level}`)), ' ',
+    h('span', { class: 'c-level-what' }, t(`level.${level}.what`)));
+}
+
+// Earned skill badges: "Printer and scanner set-up · 20 set-ups".
+function badgeList(badges) {
+  if (!badges?.length) return null;
+  return h('ul', { class: 'c-badges', 'aria-label': t('helper.badges') }, ...badges.map((b) => h('li', { class: 'c-badge-skill', 'data-service': b.service },
+    h('span', { class: 'c-medal', 'aria-hidden': 'true' }, String(b.tier)),
+    h('span', {}, t('helper.badge', { service: serviceName({ slug: b.service, name: b.service_name }), n: b.tier })))));
+}
+
+async function helperView({ params: [id], signal }) {
+  const p = await api(`/v1/helpers/${encodeURIComponent(id)}`);
+  const draw = () => {
+    if (signal.aborted) return;
+    const langs = (p.languages || []).map((l) => t(`lang.${l}`)).join(', ');
+    const skills = (p.skills || []).map((s) => t(`skill.${s}`)).join(', ');
+    view.replaceChildren(
+      h('p', { class: 'c-back' }, h('a', {
+        href: '#/',
+        // Back to where the customer came from (the matches or a booking), else the catalogue.
+        onclick: (e) => { if (history.length > 1) { e.preventDefault(); history.back(); } },
+      }, t('helper.back'))),
+      h('h1', {}, p.name),
+      h('div', { class: 'c-flow c-helper-profile' },
+        h('section', { class: 'panel c-section', 'aria-labelledby': 'helper-level-title', id: 'helper-level' },
+          h('h2', { id: 'helper-level-title' }, t('helper.level')),
+          levelLine(p.level),
+          h('p', { class: 'hint' }, t('helper.level_how'))),
+        h('section', { class: 'panel c-section', 'aria-labelledby': 'helper-badges-title', id: 'helper-badges' },
+          h('h2', { id: 'helper-badges-title' }, t('helper.badges')),
+          badgeList(p.badges) || h('p', { class: 'status' }, t('helper.no_badges')),
+          h('p', { class: 'hint' }, t('helper.badges_how'))),
+        h('section', { class: 'panel c-section', 'aria-labelledby': 'helper-about-title' },
+          h('h2', { id: 'helper-about-title' }, t('helper.about')),
+          p.bio ? h('p', {}, p.bio) : null,
+          h('dl', { class: 'facts' },
+            langs ? h('div', {}, h('dt', {}, t('match.languages')), h('dd', {}, langs)) : null,
+            skills ? h('div', {}, h('dt', {}, t('helper.skills')), h('dd', {}, skills)) : null,
+            p.travel_radius_km ? h('div', {}, h('dt', {}, t('helper.radius')), h('dd', {}, t('helper.km', { n: p.travel_radius_km }))) : null))));
+  };
   draw();
   current.rerender = draw;
 }
@@ -671,7 +735,10 @@ async function bookingView({ params: [id], signal }) {
       [t('booking.when'), formatDateTime(b.starts_at, { dateStyle: 'full', timeStyle: 'short' })
         + ' – ' + formatTime(b.ends_at)],
       [t('booking.where'), b.address ?? ''],
-      [t('booking.helper'), data.helper ? data.helper.name : t('booking.helper_pending')],
+      [t('booking.helper'), data.helper
+        ? h('span', {}, h('a', { href: `#/helpers/${b.helper_id}`, id: 'booking-helper' }, data.helper.name),
+          data.helper.level ? h('span', { class: `c-level-badge small level-${data.helper.level}` }, t(`level.${data.helper.level}`)) : null)
+        : t('booking.helper_pending')],
       [t('booking.price'), formatMoney(b.price)],
     ];
     if (b.completed_at) rows.push([t('booking.completed'), formatDateTime(b.completed_at)]);

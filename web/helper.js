@@ -1,6 +1,6 @@
 // Quartier for helpers: an installable phone app. Sign-in, live offers with one-tap accept, the
 // day's jobs and the guided visit, hours, earnings and the profile with vetting. Hash routes:
-// #offers, #jobs, #job/<id>, #schedule, #earnings, #profile. Vanilla ES modules, no build step.
+// #offers, #jobs, #job/<id>, #schedule, #earnings, #progress, #profile. Vanilla ES modules, no build step.
 import {
   $, $$, h, t, api, login, logout, signedIn, clearTokens, langSwitch, onLangChange, translatePage, lang,
   formatMoney, formatDate, formatTime, stream, ApiError,
@@ -12,6 +12,7 @@ import {
 import { renderJob } from './helper-job.js';
 import { renderProfile, loadApplication } from './helper-profile.js';
 import { renderSchedule } from './helper-schedule.js';
+import { renderProgress, checkLevelNotices, showLevelBanner } from './helper-progress.js';
 
 const API_CACHE = 'quartier-helper-api';
 const ME_KEY = 'quartier.helper.me'; // the signed-in helper, for starting without a connection
@@ -64,6 +65,7 @@ export function route({ keepFocus = false } = {}) {
       case 'jobs': return renderJobs(view);
       case 'schedule': return renderSchedule(view);
       case 'earnings': return renderEarnings(view);
+      case 'progress': return renderProgress(view);
       case 'profile': return renderProfile(view);
       default: return renderOffers(view);
     }
@@ -156,6 +158,7 @@ async function startSession(me) {
   await loadApplication().catch(() => {});
   route();
   startLive();
+  checkLevelNotices();
 }
 
 export async function signOut() {
@@ -165,6 +168,7 @@ export async function signOut() {
   session.application = undefined;
   session.offers.clear();
   localStorage.removeItem(ME_KEY);
+  $('#notice-slot')?.replaceChildren();
   // Cached job data belongs to this helper only.
   if ('caches' in window) await caches.delete(API_CACHE).catch(() => {});
   renderAuth(main());
@@ -183,6 +187,12 @@ function startLive() {
     const open = view?.name === 'job' && n.booking_id && n.booking_id === view.arg;
     // `booking_updated` is a quiet signal (often the helper's own step: the open job just
     // follows); a new message shows in the open job's conversation, elsewhere as a toast.
+    if (n.kind === 'level_changed') {
+      // A level change (up or down) stays on screen with a link to the progress page.
+      if (view?.name === 'progress') route({ keepFocus: true });
+      else showLevelBanner(n.title, n.id);
+      return;
+    }
     if (n.title && n.kind !== 'booking_updated' && !(n.kind === 'message' && open)) toast(n.title);
     if (n.kind !== 'message') refreshOffers();
     if (view?.name === 'jobs' && n.kind !== 'message') route({ keepFocus: true });

@@ -11,8 +11,10 @@ import * as kpis from '/ops-kpis.js';
 import * as coverage from '/ops-coverage.js';
 import * as outbox from '/ops-outbox.js';
 import * as audit from '/ops-audit.js';
+import * as contests from '/ops-contests.js';
+import * as superhelpers from '/ops-superhelpers.js';
 
-const SECTIONS = { vetting, disputes, bookings, kpis, coverage, outbox, audit };
+const SECTIONS = { vetting, disputes, contests, bookings, kpis, coverage, superhelpers, outbox, audit };
 const DEFAULT = 'vetting';
 
 const els = {

@@ -70,11 +70,12 @@ for (const backend of backends()) {
     assert.match(await first.locator('dl').textContent(), /CHF/, 'the price is shown');
     await first.locator('details.c-why summary').click();
     const sentences = first.locator('.c-why li');
-    assert.equal(await sentences.count(), 5, 'each score component is a sentence');
-    for (const name of ['distance', 'skill_fit', 'rating', 'reliability', 'fairness']) {
+    const components = ['distance', 'language', 'rating', 'reliability', 'fairness', 'level', 'proven_skill'];
+    assert.equal(await sentences.count(), components.length, 'each score component is a sentence');
+    for (const name of components) {
       const text = await first.locator(`.c-why li[data-component="${name}"]`).textContent();
       assert.match(text, /%/, `the ${name} sentence says its weight`);
-      assert.doesNotMatch(text, /why\.|distance\.|undefined|NaN/, `the ${name} sentence is translated`);
+      assert.doesNotMatch(text, /why\.|distance\.|undefined|NaN|_/, `the ${name} sentence is translated`);
     }
     await noScroll('matches');
     await shot(page, 'matches');
