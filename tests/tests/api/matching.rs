@@ -142,7 +142,7 @@ both_backends! {
         assert_eq!(items[0]["price"]["amount_rappen"], 4900);
         let comps = items[0]["explanation"]["components"].as_array().expect("components");
         let names: Vec<&str> = comps.iter().map(|c| c["name"].as_str().expect("name")).collect();
-        assert_eq!(names, ["distance", "skill_fit", "rating", "reliability", "fairness"]);
+        assert_eq!(names, ["distance", "language", "rating", "reliability", "fairness", "level", "proven_skill"]);
         // The distance component comes from the bucket, so it reveals no more than the bucket.
         for item in items {
             let v = item["explanation"]["components"][0]["value"].as_f64().expect("value");
