@@ -242,10 +242,11 @@ function badgesSection(m, doc) {
 
 function changesSection(m) {
   const id = nextId('chg');
+  const changes = m.changes.filter((c) => c.from !== c.to); // newest first
   return h('section', { class: 'panel', id: 'changes', 'aria-labelledby': id },
     h('h2', { id }, t('prog.changes')),
-    m.changes.length
-      ? h('ol', { class: 'changes' }, ...m.changes.map((c) => h('li', {},
+    changes.length
+      ? h('ol', { class: 'changes' }, ...changes.map((c) => h('li', {},
         h('strong', {}, t('prog.change', { from: levelName(c.from), to: levelName(c.to) })),
         h('span', { class: 'hint' }, ` · ${formatDateTime(c.at)}`),
         h('br'), reasonText(c.reason))))
@@ -376,18 +377,18 @@ export async function checkLevelNotices() {
     const page = await api('/v1/notifications?unread=true&limit=50');
     const items = page.items.filter((n) => n.kind === 'level_changed');
     noticeIds = items.map((n) => n.id);
-    if (items.length) showLevelBanner(items[0].title);
+    if (items.length) showLevelBanner(items[0].title, undefined, items[0].body);
   } catch { /* the banner is a convenience */ }
 }
 
-export function showLevelBanner(title, id) {
+export function showLevelBanner(title, id, body) {
   if (id != null && !noticeIds.includes(id)) noticeIds.push(id);
   const slot = document.getElementById('notice-slot');
   if (!slot) return;
   const close = h('button', { type: 'button', class: 'icon-button small', 'aria-label': t('notice.close') }, '×');
   close.addEventListener('click', () => { slot.replaceChildren(); });
   slot.replaceChildren(h('div', { class: 'level-notice', role: 'status' },
-    h('p', {}, h('strong', {}, title || t('notice.level')), ' ', h('a', { href: '#progress' }, t('notice.see'))), close));
+    h('p', {}, h('strong', {}, title || t('notice.level')), ' ', body ? `${body} ` : '', h('a', { href: '#progress' }, t('notice.see'))), close));
 }
 
 function markLevelNoticesRead() {
@@ -407,9 +408,10 @@ const S = {
   'prog.since': ['Since {when}', 'Seit {when}', 'Depuis le {when}', 'Dal {when}'],
   'prog.window': ['Levels follow your figures of the last {n} days and are recomputed after every visit.', 'Die Stufe folgt Ihren Zahlen der letzten {n} Tage und wird nach jedem Besuch neu berechnet.', 'Le niveau suit vos chiffres des {n} derniers jours et est recalculé après chaque visite.', 'Il livello segue i tuoi dati degli ultimi {n} giorni ed è ricalcolato dopo ogni visita.'],
   'prog.perk': ['Perk: you are among the first to offer preview services.', 'Vorteil: Sie bieten Vorschau-Dienste als Erste an.', 'Avantage: vous proposez les services en avant-première parmi les premiers.', 'Vantaggio: offri per primo i servizi in anteprima.'],
-  'lvl.new': ['New helper', 'Neu dabei', 'Nouvel·le aide', 'Nuovo aiutante'],
-  'lvl.trusted': ['Trusted helper', 'Bewährt', 'Aide confirmé·e', 'Aiutante affidabile'],
-  'lvl.super': ['Super-helper', 'Super-Helfer', 'Super-aide', 'Super-aiutante'],
+  // As in the level-change mails (crates/notifications).
+  'lvl.new': ['New', 'Neu', 'Nouveau·elle', 'Nuovo·a'],
+  'lvl.trusted': ['Trusted', 'Bewährt', 'Confirmé·e', 'Affidabile'],
+  'lvl.super': ['Super-helper', 'Super-Helfer:in', 'Super-aidant·e', 'Super-aiutante'],
   'lvl.new.explain': ['Everyone starts here. New helpers get a fair share of first jobs so they can prove themselves.', 'Hier beginnen alle. Neue Helfer erhalten fair ihre ersten Einsätze, um sich zu bewähren.', 'Tout le monde commence ici. Les nouvelles aides reçoivent équitablement leurs premières missions pour faire leurs preuves.', 'Tutti iniziano qui. I nuovi aiutanti ricevono in modo equo i primi incarichi per mettersi alla prova.'],
   'lvl.trusted.explain': ['Proven and reliable: enough visits done, good ratings, hardly any let-downs.', 'Bewährt und zuverlässig: genug Besuche erledigt, gute Bewertungen, kaum Ausfälle.', 'Confirmé·e et fiable: assez de visites faites, de bonnes notes, presque aucun raté.', 'Affidabile e comprovato: abbastanza visite fatte, buone valutazioni, quasi nessun disguido.'],
   'lvl.super.explain': ['One of the few who carry the neighbourhood: many visits, top ratings, quick answers and no let-downs.', 'Eine der wenigen Stützen des Quartiers: viele Besuche, beste Bewertungen, schnelle Antworten und keine Ausfälle.', 'L’un·e des rares piliers du quartier: beaucoup de visites, d’excellentes notes, des réponses rapides et aucun raté.', 'Uno dei pochi pilastri del quartiere: molte visite, valutazioni ottime, risposte rapide e nessun disguido.'],

@@ -190,7 +190,7 @@ function startLive() {
     if (n.kind === 'level_changed') {
       // A level change (up or down) stays on screen with a link to the progress page.
       if (view?.name === 'progress') route({ keepFocus: true });
-      else showLevelBanner(n.title, n.id);
+      else showLevelBanner(n.title, n.id, n.body);
       return;
     }
     if (n.title && n.kind !== 'booking_updated' && !(n.kind === 'message' && open)) toast(n.title);

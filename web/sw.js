@@ -1,17 +1,17 @@
 // Service worker of the helper app (registered with scope /helper, so it controls only
 // helper.html). The app shell is cached at install and refreshed on every successful load; the
-// helper's own data (account, application, profile, bookings and their messages) is network-first
+// helper's own data (account, application, profile, figures, bookings and their messages) is network-first
 // with the last good answer as the fallback, so accepted jobs stay readable without a connection.
 // Everything else goes straight to the network.
-const VERSION = 'v1';
+const VERSION = 'v2';
 const SHELL = `quartier-helper-shell-${VERSION}`;
 const API = 'quartier-helper-api';
 const SHELL_FILES = [
   '/helper.html', '/helper.css', '/app.css', '/common.js', '/helper.js', '/helper-ui.js', '/helper-job.js',
-  '/helper-profile.js', '/helper-schedule.js', '/helper-strings.js', '/icon.svg', '/manifest.webmanifest',
+  '/helper-profile.js', '/helper-schedule.js', '/helper-progress.js', '/helper-strings.js', '/icon.svg', '/manifest.webmanifest',
 ];
 // GET requests whose last answer is kept for offline use.
-const CACHED_API = [/^\/v1\/me$/, /^\/v1\/bookings(\/[^/]+(\/(messages|reviews))?)?$/, /^\/v1\/helper\/(application|profile)$/];
+const CACHED_API = [/^\/v1\/me$/, /^\/v1\/bookings(\/[^/]+(\/(messages|reviews))?)?$/, /^\/v1\/helper\/(application|profile|metrics)$/, /^\/v1\/levels$/];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(SHELL).then((c) => c.addAll(SHELL_FILES)).then(() => self.skipWaiting()));

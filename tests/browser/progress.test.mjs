@@ -57,7 +57,7 @@ for (const backend of backends()) {
     assert.equal(await page.locator('#tabbar a[data-tab="progress"]').getAttribute('aria-current'), 'page');
     // Level and since when.
     assert.equal(await level.getAttribute('data-level'), m.level);
-    assert.equal((await level.locator('.level-badge').textContent()).trim(), 'Super-Helfer');
+    assert.equal((await level.locator('.level-badge').textContent()).trim(), 'Super-Helfer:in');
     assert.match(await page.locator('#level-since').textContent(), /^Seit \d+\. \w+ \d{4}$/);
 
     // At the top: the thresholds that keep the level, one bar (SVG) per published threshold.
@@ -147,6 +147,63 @@ for (const backend of backends()) {
     await page.locator('#ranking').scrollIntoViewIfNeeded();
     await shot(page, 'leaderboard', { fullPage: false });
     await shot(page, 'progress-page');
+    assert.deepEqual(realProblems(page), []);
+  });
+
+  test(`a level change shows on the open helper app and links to the progress page (${backend})`, { timeout: 180_000 }, async () => {
+    // A new helper one signed-off job short of "trusted": 4 done, good ratings, no let-downs.
+    const doc = await (await fetch(`${server.url}/v1/levels`)).json();
+    const trusted = doc.levels.find((l) => l.level === 'trusted');
+    let helper = null;
+    let email = null;
+    for (let i = 2; i <= 120 && !helper; i += 1) {
+      email = `helper${String(i).padStart(3, '0')}@demo.quartier.ch`;
+      const c = await client(server, email);
+      const m = await c.call('/v1/helper/metrics');
+      const f = Object.fromEntries(m.figures.map((x) => [x.name, x.value]));
+      const incidents = f.helper_cancellations + f.no_shows + f.failed_visits;
+      if (m.level === 'new' && f.jobs_completed === trusted.min_completed - 1 && f.ratings >= trusted.min_ratings
+        && f.average_rating >= trusted.min_rating && incidents <= trusted.max_incidents && f.disputes_lost <= trusted.max_disputes_lost) helper = c;
+    }
+    assert.ok(helper, 'the demo city has a new helper one job short of trusted');
+    const page = await newPhonePage(browser, { server, test: 'progress' });
+    await signIn(page, email, { path: '/helper.html#offers' });
+    await page.locator('#offer-list').waitFor();
+
+    // A customer books the helper near home; the visit runs to the sign-off.
+    const profile = await helper.call('/v1/helper/profile');
+    const svc = (await (await fetch(`${server.url}/v1/catalog`)).json()).items.find((s) => profile.skills.includes(s.skill) && !s.preview);
+    const postcode = await page.evaluate(async ([lat, lon]) => (await import('/helper-progress.js')).nearestPostcode(lat, lon), [profile.home.lat, profile.home.lon]);
+    const customer = await client(server, 'customer2@demo.quartier.ch');
+    const from = new Date(Date.now() + 2 * 86_400_000);
+    const to = new Date(from.getTime() + 7 * 86_400_000);
+    const q = new URLSearchParams({ service: svc.slug, from: from.toISOString(), to: to.toISOString() });
+    const { slots } = await customer.call(`/v1/helpers/${helper.me.id}/slots?${q}`);
+    assert.ok(slots.length, 'the helper has free time');
+    const b = await customer.call('/v1/bookings', {
+      method: 'POST', body: { service: svc.slug, address: `Teststrasse 1, ${postcode} Zürich`, postcode, start: slots[0], helper_id: helper.me.id, extra_units: 0 },
+    });
+    const step = (action, extra = {}) => helper.call(`/v1/bookings/${b.id}/transitions`, { method: 'POST', body: { action, ...extra } });
+    await step('accept');
+    await step('confirm');
+    await step('arrive', { code: (await customer.call(`/v1/bookings/${b.id}`)).start_code });
+    await step('complete', { code: (await customer.call(`/v1/bookings/${b.id}`)).signoff_code });
+
+    // The open app shows the change at once, with a link to the progress page.
+    const banner = page.locator('#notice-slot .level-notice');
+    await banner.waitFor({ timeout: 10_000 });
+    await shot(page, 'level-changed-notice', { fullPage: false });
+    await banner.getByRole('link', { name: 'Zum Fortschritt' }).click();
+    await page.locator('#level[data-level="trusted"]').waitFor();
+    assert.equal(await banner.count(), 0, 'the notice goes once the progress page is open');
+    const m = await apiAs(page, '/v1/helper/metrics');
+    assert.equal(m.level, 'trusted');
+    assert.ok(m.figures.find((f) => f.name === 'jobs_completed').bookings.includes(b.id), 'the new job counts');
+    const change = page.locator('#changes li').filter({ hasText: '→ Bewährt' });
+    assert.match(await change.textContent(), /Neu → Bewährt.*Alle Schwellen für «Bewährt» erfüllt\./s, 'the change with its reason, in German');
+    assert.match(await page.locator('#next-level h2').textContent(), /Super-Helfer/, 'and what the next level needs');
+    await page.locator('#changes').scrollIntoViewIfNeeded();
+    await shot(page, 'level-changed-progress', { fullPage: false });
     assert.deepEqual(realProblems(page), []);
   });
 
