@@ -119,6 +119,43 @@ impl CommonProblems {
 
 const PROBLEM_JSON: &str = "application/problem+json";
 
+/// The names of the component schemas that are a part of an `allOf` (`#[serde(flatten)]`): they
+/// stay open, or the fields of the other parts would not be allowed.
+fn all_of_parts(schema: &utoipa::openapi::schema::Schema, parts: &mut std::collections::BTreeSet<String>) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{AdditionalProperties, ArrayItems, Schema};
+    let mut inner = |s: &RefOr<Schema>| match s {
+        RefOr::T(s) => all_of_parts(s, parts),
+        RefOr::Ref(_) => {}
+    };
+    match schema {
+        Schema::AllOf(a) => {
+            for item in &a.items {
+                match item {
+                    RefOr::Ref(r) => {
+                        parts.insert(r.ref_location.rsplit('/').next().unwrap_or_default().to_owned());
+                    }
+                    RefOr::T(s) => all_of_parts(s, parts),
+                }
+            }
+        }
+        Schema::Object(o) => {
+            o.properties.values().for_each(&mut inner);
+            if let Some(AdditionalProperties::RefOr(s)) = o.additional_properties.as_deref() {
+                inner(s);
+            }
+        }
+        Schema::Array(a) => {
+            if let ArrayItems::RefOrSchema(items) = &a.items {
+                inner(items);
+            }
+        }
+        Schema::OneOf(o) => o.items.iter().for_each(&mut inner),
+        Schema::AnyOf(o) => o.items.iter().for_each(&mut inner),
+        _ => {}
+    }
+}
+
 /// `additionalProperties: false` on every object with named properties that does not say
 /// otherwise: a response carries exactly the fields the document names, and a request body with
 /// any other field is refused (the DTOs `deny_unknown_fields`). Not inside `allOf`, where each
@@ -175,8 +212,16 @@ impl Modify for CommonProblems {
             }
         }
         if let Some(components) = openapi.components.as_mut() {
-            for schema in components.schemas.values_mut() {
+            let mut parts = std::collections::BTreeSet::new();
+            for schema in components.schemas.values() {
                 if let utoipa::openapi::RefOr::T(schema) = schema {
+                    all_of_parts(schema, &mut parts);
+                }
+            }
+            for (name, schema) in components.schemas.iter_mut() {
+                if let utoipa::openapi::RefOr::T(schema) = schema
+                    && !parts.contains(name)
+                {
                     close_objects(schema);
                 }
             }

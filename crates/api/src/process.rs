@@ -347,29 +347,36 @@ pub fn accept_link(app: &AppState, user: &str, booking: &str, ttl: std::time::Du
 pub async fn deliver_notice(tx: &mut Tx, to: &users::UserRow, notice: Notice, data: &BookingNoticeData) -> ApiResult<()> {
     let now = now_ms();
     if notice.emails() {
-        outbox::insert(
-            tx,
-            &outbox::OutboxRow {
-                id: UserId::new().to_string(),
-                channel: "email".into(),
-                template: notice.as_str().into(),
-                recipient_id: Some(to.id.clone()),
-                recipient_email: to.email.clone(),
-                recipient_name: to.name.clone(),
-                locale: to.locale.clone(),
-                payload: serde_json::to_string(data).map_err(ApiError::internal)?,
-                state: "pending".into(),
-                attempts: 0,
-                next_attempt_at: now,
-                last_error: None,
-                created_at: now,
-            },
-        )
-        .await?;
+        queue_mail(tx, to, notice.as_str(), data, now).await?;
     }
     let words = quartier_notifications::render(notice, to.locale.parse().unwrap_or_default(), data);
     let body = words.text.lines().skip(2).take_while(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
     quartier_store::feed::insert(tx, &to.id, notice.as_str(), Some(&data.booking_id), &words.subject, &body, now).await?;
+    Ok(())
+}
+
+/// Queues one e-mail for `to` in the caller's transaction: the outbox row carries the template
+/// name and everything it needs (`payload`), so every retry sends the same words.
+pub async fn queue_mail(tx: &mut Tx, to: &users::UserRow, template: &str, payload: &impl serde::Serialize, now: i64) -> ApiResult<()> {
+    outbox::insert(
+        tx,
+        &outbox::OutboxRow {
+            id: UserId::new().to_string(),
+            channel: "email".into(),
+            template: template.into(),
+            recipient_id: Some(to.id.clone()),
+            recipient_email: to.email.clone(),
+            recipient_name: to.name.clone(),
+            locale: to.locale.clone(),
+            payload: serde_json::to_string(payload).map_err(ApiError::internal)?,
+            state: "pending".into(),
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            created_at: now,
+        },
+    )
+    .await?;
     Ok(())
 }
 

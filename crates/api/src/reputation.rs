@@ -5,9 +5,9 @@
 use jiff::Timestamp;
 use quartier_domain::UserId;
 use quartier_matching::reputation::{self as rep, Level, Metrics};
-use quartier_store::{Conn, Tx, outbox, users};
+use quartier_store::{Conn, Tx, users};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::state::{AppState, now_ms};
 
 /// The helper's figures over the window ending now, and the level they earn.
@@ -55,25 +55,7 @@ async fn announce(tx: &mut Tx, app: &AppState, helper_id: &str, from: Level, to:
         link: format!("{}/helper.html#progress", app.config().public_url.trim_end_matches('/')),
     };
     let words = quartier_notifications::render_level_change(user.locale.parse().unwrap_or_default(), &data);
-    outbox::insert(
-        tx,
-        &outbox::OutboxRow {
-            id: UserId::new().to_string(),
-            channel: "email".into(),
-            template: quartier_notifications::LEVEL_CHANGED.into(),
-            recipient_id: Some(user.id.clone()),
-            recipient_email: user.email.clone(),
-            recipient_name: user.name.clone(),
-            locale: user.locale.clone(),
-            payload: serde_json::to_string(&data).map_err(ApiError::internal)?,
-            state: "pending".into(),
-            attempts: 0,
-            next_attempt_at: now,
-            last_error: None,
-            created_at: now,
-        },
-    )
-    .await?;
+    crate::process::queue_mail(tx, &user, quartier_notifications::LEVEL_CHANGED, &data, now).await?;
     // The feed gets every paragraph but the greeting, the link and the signature: the change and
     // its reason (and, going down, how to contest a figure).
     let paragraphs: Vec<&str> = words.text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).collect();

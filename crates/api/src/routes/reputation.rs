@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use jiff::Timestamp;
 use quartier_domain::{Role, UserId};
 use quartier_matching::reputation::{self as rep, Level};
-use quartier_store::{StoreError, outbox, reputation, users};
+use quartier_store::{StoreError, reputation, users};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -517,25 +517,7 @@ async fn invite(
             subject: subject.to_owned(),
             text: text.to_owned(),
         };
-        outbox::insert(
-            &mut tx,
-            &outbox::OutboxRow {
-                id: UserId::new().to_string(),
-                channel: "email".into(),
-                template: quartier_notifications::INVITATION.into(),
-                recipient_id: Some(user.id.clone()),
-                recipient_email: user.email.clone(),
-                recipient_name: user.name.clone(),
-                locale: user.locale.clone(),
-                payload: serde_json::to_string(&data).map_err(ApiError::internal)?,
-                state: "pending".into(),
-                attempts: 0,
-                next_attempt_at: now,
-                last_error: None,
-                created_at: now,
-            },
-        )
-        .await?;
+        crate::process::queue_mail(&mut tx, &user, quartier_notifications::INVITATION, &data, now).await?;
         quartier_store::feed::insert(&mut tx, &user.id, quartier_notifications::INVITATION, None, subject, text, now).await?;
         invited += 1;
     }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use quartier_domain::{Email, UserId};
-use quartier_store::{StoreError, outbox, users};
+use quartier_domain::Email;
+use quartier_store::{StoreError, users};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -75,25 +75,7 @@ async fn request_reset(State(app): State<AppState>, Body(req): Body<ResetRequest
         recipient_name: user.name.clone(),
         link: format!("{}/#/reset/{token}", app.config().public_url.trim_end_matches('/')),
     };
-    outbox::insert(
-        &mut tx,
-        &outbox::OutboxRow {
-            id: UserId::new().to_string(),
-            channel: "email".into(),
-            template: quartier_notifications::PASSWORD_RESET.into(),
-            recipient_id: Some(user.id.clone()),
-            recipient_email: user.email.clone(),
-            recipient_name: user.name.clone(),
-            locale: user.locale.clone(),
-            payload: serde_json::to_string(&data).map_err(ApiError::internal)?,
-            state: "pending".into(),
-            attempts: 0,
-            next_attempt_at: now,
-            last_error: None,
-            created_at: now,
-        },
-    )
-    .await?;
+    crate::process::queue_mail(&mut tx, &user, quartier_notifications::PASSWORD_RESET, &data, now).await?;
     tx.commit().await.map_err(StoreError::from)?;
     app.wake_outbox();
     Ok(accepted)
