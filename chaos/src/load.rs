@@ -6,6 +6,8 @@
 //! `slot_unavailable`: the slot is genuinely taken); another 4xx is a refusal. A 503, another 5xx,
 //! a 409 `idempotency_in_progress` or no answer at all (the server was killed) is retried with the
 //! same key after a capped exponential backoff (at least the `Retry-After`), up to `max_tries`.
+//! A try whose connection was refused (the server is down: nothing was sent) does not count
+//! against `max_tries` (at most 200 of them per key) and is retried after 100-400 ms.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -132,6 +134,8 @@ pub struct Record {
 pub struct KeyState {
     /// Requests sent with the key.
     pub tries: u32,
+    /// Tries whose connection was refused (the request never left the client).
+    pub refused_connects: u32,
     /// The final answer; `None` while unresolved (or after giving up).
     pub last: Option<Answer>,
     /// A request with this key was sent and got no answer (the server died under it).
@@ -250,13 +254,14 @@ pub async fn run(
                 let (cust_id, token) = &world.customers[intent.customer];
                 journal.write(format!("S {key} {tries} {cust_id} {} {}", world.helpers[intent.helper], intent.start_ms)).await?;
                 let answer = book_once(&client, &base, token, &key, body(&world, intent)?, &shared).await;
+                let refused = matches!(answer, Answer::Unanswered { sent: false, .. });
                 let booking = if let Answer::Created(id) = &answer { id.as_str() } else { "-" };
                 journal.write(format!("R {key} {} {booking} {}", answer.status(), answer.code())).await?;
                 let retry_after = match &answer {
                     Answer::InProgress => Some(Duration::from_secs(1)),
                     _ => None,
                 };
-                let done = {
+                let (done, counted) = {
                     let mut st = states.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                     let ks = &mut st[k];
                     if matches!(answer, Answer::Unanswered { sent: true, .. }) {
@@ -264,17 +269,21 @@ pub async fn run(
                     }
                     let fin = answer.is_final();
                     ks.last = Some(answer);
-                    if !fin && ks.tries >= spec.max_tries {
+                    if refused {
+                        ks.refused_connects += 1;
+                    }
+                    if !fin && (ks.tries - ks.refused_connects >= spec.max_tries || ks.refused_connects >= 200) {
                         ks.gave_up = true;
                     }
-                    fin || ks.gave_up
+                    (fin || ks.gave_up, (ks.tries - ks.refused_connects).max(1))
                 };
                 let mut s = sched.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 if done {
                     s.open -= 1;
                     shared.settled.fetch_add(1, Ordering::SeqCst);
                 } else {
-                    let base_ms = 100u64.saturating_mul(1 << (tries.min(7) - 1)).min(8_000);
+                    // Refused: the server is being restarted (it takes a few hundred ms).
+                    let base_ms = if refused { 250 } else { 100u64.saturating_mul(1 << (counted.min(7) - 1)).min(8_000) };
                     let delay = Duration::from_millis(base_ms).max(retry_after.unwrap_or_default()).mul_f64(rng.random_range(0.8..1.2));
                     s.retry.push(Reverse((Instant::now() + delay, k)));
                 }
