@@ -309,6 +309,12 @@ function contestList(m) {
     c.answer ? h('p', {}, h('strong', {}, `${t('contest.answer')}: `), c.answer) : null)));
 }
 
+// Leaderboards show the first name and the last name's initial (as the server does).
+function publicName(full) {
+  const parts = String(full || '').trim().split(/\s+/);
+  return parts.length > 1 ? `${parts[0]} ${parts[parts.length - 1][0]}.` : parts[0];
+}
+
 function rankingSection(m, profile) {
   const id = nextId('rank');
   const err = errorBox();
@@ -326,7 +332,11 @@ function rankingSection(m, profile) {
   const load = async () => {
     board.replaceChildren(h('p', { class: 'status' }, t('loading')));
     try {
-      const b = await api(`/v1/rankings?postcode=${encodeURIComponent(postcode.value)}&month=${month}`);
+      // The helper's own neighbourhood comes from the server (their home's cell) while the
+      // chosen postcode is theirs; another postcode shows that neighbourhood's board.
+      const own = m.neighbourhood && postcode.value === mine;
+      const where = own ? `cell=${encodeURIComponent(m.neighbourhood.cell)}` : `postcode=${encodeURIComponent(postcode.value)}`;
+      const b = await api(`/v1/rankings?${where}&month=${month}`);
       const monthName = new Intl.DateTimeFormat(`${lang()}-CH`, { month: 'long', year: 'numeric', timeZone: 'UTC' }).format(new Date(`${b.month}-01T00:00:00Z`));
       const caption = t('rank.caption', { place: b.neighbourhood, month: monthName });
       board.replaceChildren(b.items.length
@@ -334,8 +344,8 @@ function rankingSection(m, profile) {
           h('caption', {}, caption),
           h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('rank.rank')), h('th', { scope: 'col' }, t('rank.name')),
             h('th', { scope: 'col', class: 'num' }, t('rank.jobs')), h('th', { scope: 'col', class: 'num' }, t('rank.rating')))),
-          h('tbody', {}, ...b.items.map((r) => h('tr', { class: r.name === session.me?.name ? 'me' : null },
-            h('td', {}, num(r.rank)), h('th', { scope: 'row' }, r.name, r.name === session.me?.name ? h('span', { class: 'hint' }, ` (${t('rank.you')})`) : null),
+          h('tbody', {}, ...b.items.map((r) => h('tr', { class: r.name === publicName(session.me?.name) ? 'me' : null },
+            h('td', {}, num(r.rank)), h('th', { scope: 'row' }, r.name, r.name === publicName(session.me?.name) ? h('span', { class: 'hint' }, ` (${t('rank.you')})`) : null),
             h('td', { class: 'num' }, num(r.jobs)), h('td', { class: 'num' }, r.rating_avg == null ? '–' : num(r.rating_avg, 1))))))
         : h('p', { class: 'status' }, `${caption}: ${t('rank.empty')}`));
     } catch (e) {

@@ -347,7 +347,11 @@ async fn demo_levels(tx: &mut quartier_store::Tx, now: i64) -> anyhow::Result<[u
         let history = quartier_store::reputation::history(tx, &id, now - rep::WINDOW_DAYS * 86_400_000).await?;
         let m = rep::metrics(&history);
         let (level, why_not_next) = rep::level_of(&m);
-        let reason = why_not_next.map(|w| format!("next level {w}")).unwrap_or_else(|| "top level".to_owned());
+        let reason = if level > rep::Level::New {
+            format!("{} thresholds met", level.as_str())
+        } else {
+            why_not_next.map(|w| format!("next level {w}")).unwrap_or_else(|| "top level".to_owned())
+        };
         quartier_store::reputation::set_level(tx, &UserId::new().to_string(), &id, level.as_str(), &reason, now).await?;
         counts[usize::from(level.rank())] += 1;
     }

@@ -75,10 +75,10 @@ pub struct PublicHelper {
     travel_radius_km: i64,
     bio: String,
     languages: Vec<String>,
-    /// `new`, `trusted` or `super` (on a single helper's page; absent in lists).
+    /// `new`, `trusted` or `super` (on a helper's page and in matches; absent in lists).
     #[serde(skip_serializing_if = "Option::is_none")]
     level: Option<String>,
-    /// Earned skill badges (on a single helper's page).
+    /// Earned skill badges (on a helper's page and in matches).
     #[serde(skip_serializing_if = "Option::is_none")]
     badges: Option<Vec<crate::routes::reputation::Badge>>,
 }
@@ -239,7 +239,12 @@ async fn get_helper(State(app): State<AppState>, Path(id): Path<String>) -> ApiR
     let id: UserId = id.parse().map_err(|_| ApiError::not_found("helper"))?;
     let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;
     let p = helpers::get(&mut conn, &id.to_string()).await?.ok_or_else(|| ApiError::not_found("helper"))?;
-    let level = quartier_store::reputation::level(&mut conn, &p.user_id).await?.map_or_else(|| "new".to_owned(), |(l, ..)| l);
-    let badges = crate::routes::reputation::badges(&mut conn, &p.user_id).await?;
-    Ok(Json(PublicHelper { level: Some(level), badges: Some(badges), ..PublicHelper::from(p) }))
+    Ok(Json(with_reputation(&mut conn, p).await?))
+}
+
+/// A helper's public profile with their level and badges.
+pub(crate) async fn with_reputation(conn: &mut quartier_store::Conn, p: helpers::ProfileRow) -> ApiResult<PublicHelper> {
+    let level = quartier_store::reputation::level(conn, &p.user_id).await?.map_or_else(|| "new".to_owned(), |(l, ..)| l);
+    let badges = crate::routes::reputation::badges(conn, &p.user_id).await?;
+    Ok(PublicHelper { level: Some(level), badges: Some(badges), ..PublicHelper::from(p) })
 }

@@ -536,7 +536,7 @@ async fn matches(State(app): State<AppState>, caller: Caller, Body(req): Body<Ma
         )
         .await?;
         items.push(MatchDto {
-            helper: profile.into(),
+            helper: crate::routes::helpers::with_reputation(&mut conn, profile).await?,
             distance: m.distance.as_str(),
             earliest_start: local(m.earliest_start, &zone),
             price: quote.total.into(),

@@ -410,7 +410,7 @@ async fn invoice(State(app): State<AppState>, caller: Caller, Path(id): Path<Str
 #[serde(deny_unknown_fields)]
 pub struct EarningsQuery {
     /// Default the current year.
-    #[param(minimum = 1, maximum = 9998)]
+    #[param(minimum = 1970, maximum = 9998)]
     year: Option<i16>,
     /// `json` (default), `csv` (the yearly statement of side income) or `html` (the same, printable).
     format: Option<String>,
@@ -450,11 +450,14 @@ async fn earnings(State(app): State<AppState>, caller: Caller, Query(q): Query<E
     caller.require(Role::Helper)?;
     let zone = app.matcher_zone().clone();
     let year = q.year.unwrap_or_else(|| Timestamp::now().to_zoned(zone.clone()).year());
-    // `Date::new`, not `civil::date`: a year outside jiff's range is a 400, not a panic.
+    // Checked, and `Date::new`, not `civil::date`: a year outside jiff's range was a panic (500).
+    if !(1970..=9998).contains(&year) {
+        return Err(ApiError::invalid("invalid_query", "`year` is 1970 to 9998."));
+    }
     let new_year = |y: i16| {
         jiff::civil::Date::new(y, 1, 1)
             .and_then(|d| d.to_zoned(zone.clone()))
-            .map_err(|_| ApiError::invalid("invalid_query", "`year` is 1 to 9998."))
+            .map_err(|_| ApiError::invalid("invalid_query", "`year` is 1970 to 9998."))
     };
     let (start, end) = (new_year(year)?, new_year(year.saturating_add(1))?);
     let mut conn = app.store().pool().acquire().await.map_err(StoreError::from)?;

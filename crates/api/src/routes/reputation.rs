@@ -186,6 +186,15 @@ pub struct MyMetrics {
     contests: Vec<ContestDto>,
     /// Whether the helper appears in the neighbourhood ranking.
     ranking_opt_in: bool,
+    /// The helper's own neighbourhood (of their home), for their leaderboard.
+    neighbourhood: Option<Neighbourhood>,
+}
+
+/// A neighbourhood: an H3 resolution-7 cell and the nearest known place.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Neighbourhood {
+    cell: String,
+    name: String,
 }
 
 /// Your own figures over the last 90 days, each with how it is computed and the bookings it
@@ -217,6 +226,11 @@ async fn my_metrics(State(app): State<AppState>, caller: Caller) -> ApiResult<Js
         badges: badges(&mut conn, &me).await?,
         contests: reputation::contests_of(&mut conn, &me).await?.into_iter().map(contest_dto).collect(),
         ranking_opt_in: reputation::ranking_opt_in(&mut conn, &me).await?,
+        neighbourhood: quartier_store::helpers::get(&mut conn, &me)
+            .await?
+            .and_then(|p| quartier_domain::GeoPoint::new(p.home_lat, p.home_lon).ok())
+            .and_then(crate::insights::neighbourhood)
+            .map(|c| Neighbourhood { cell: c.to_string(), name: crate::insights::place_name(c) }),
     }))
 }
 
@@ -382,11 +396,21 @@ pub struct RankingQuery {
     month: Option<String>,
 }
 
+/// The name a leaderboard shows: the first name and the initial of the last ("Anna M.").
+fn public_name(full: &str) -> String {
+    let mut parts = full.split_whitespace();
+    let first = parts.next().unwrap_or("");
+    match parts.last().and_then(|l| l.chars().next()) {
+        Some(initial) => format!("{first} {initial}."),
+        None => first.to_owned(),
+    }
+}
+
 /// A place on the leaderboard.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RankingEntry {
     rank: u32,
-    /// The public name only.
+    /// The first name and the last name's initial only.
     name: String,
     jobs: i64,
     rating_avg: Option<f64>,
@@ -450,7 +474,7 @@ async fn ranking(State(app): State<AppState>, Query(q): Query<RankingQuery>) -> 
         .map(|(i, r)| RankingEntry {
             rank: u32::try_from(i + 1).unwrap_or(u32::MAX),
             rating_avg: (r.ratings > 0).then(|| r.rating_sum as f64 / r.ratings as f64),
-            name: r.name,
+            name: public_name(&r.name),
             jobs: r.jobs,
         })
         .collect();
