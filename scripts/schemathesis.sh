@@ -30,7 +30,7 @@
 #   ST_BACKENDS           e.g. "sqlite" to test one backend only (default: sqlite, and postgres
 #                         when QUARTIER_TEST_PG_URL is set)
 #   ST_ROLES              e.g. "customer anonymous" (default: customer helper operator anonymous)
-#   ST_MAX_EXAMPLES       test cases per operation and phase (default 18; soak 100)
+#   ST_MAX_EXAMPLES       test cases per operation and phase (default 10; soak 100)
 #   ST_MIN_REQUESTS       minimum generated requests per run (default 1000; soak 5000)
 #   ST_SEED               schemathesis seed, to replay a run (default: random, printed)
 #   ST_WORKERS            schemathesis workers (default 2)
@@ -64,7 +64,7 @@ if ((soak)); then
 	request_timeout=30
 else
 	tier=PR
-	max_examples=${ST_MAX_EXAMPLES:-18}
+	max_examples=${ST_MAX_EXAMPLES:-10}
 	min_requests=${ST_MIN_REQUESTS:-1000}
 	request_timeout=20
 fi
