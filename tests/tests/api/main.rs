@@ -13,6 +13,7 @@ mod errors;
 mod feed;
 mod idempotency;
 mod kpis;
+mod limits;
 mod mails;
 mod mass_assignment;
 mod matching;
