@@ -141,7 +141,7 @@ free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_server BACKEND: sets url; the server's log is $OUT/BACKEND-server.log
+# start_server BACKEND: sets url; the server log (copied to $OUT at the end) is $work/out/BACKEND-server.log
 start_server() {
 	local backend=$1 data="$work/$1" port db_url
 	mkdir -p "$data"
@@ -167,9 +167,9 @@ start_server() {
 	if [[ -n ${QUARTIER_TEST_SMTP_HOST:-} && -n ${QUARTIER_TEST_SMTP_PORT:-} ]]; then
 		env+=("QUARTIER_SMTP_URL=smtp://$QUARTIER_TEST_SMTP_HOST:$QUARTIER_TEST_SMTP_PORT")
 	fi
-	local server_log="$OUT/$backend-server.log"
-	env -i "${env[@]}" "$BIN" seed --demo >"$OUT/$backend-seed.log" 2>&1 || {
-		cat "$OUT/$backend-seed.log" >&2
+	local server_log="$work/out/$backend-server.log"
+	env -i "${env[@]}" "$BIN" seed --demo >"$work/out/$backend-seed.log" 2>&1 || {
+		cat "$work/out/$backend-seed.log" >&2
 		die "$backend: quartier seed --demo failed (see above)"
 	}
 	env -i "${env[@]}" "$BIN" serve >"$server_log" 2>&1 &
@@ -216,8 +216,9 @@ print(total, ok, client, server)
 PY
 }
 
-rm -rf "$OUT"
-mkdir -p "$OUT"
+# Each run writes into its own temp dir and copies its files to $OUT when a role is done, so two
+# runs at once (two worktrees' make test) do not count each other's reports.
+mkdir -p "$OUT" "$work/out"
 log "schemathesis $SCHEMATHESIS_VERSION, $tier tier: -n $max_examples per operation, at least $min_requests requests per run; backends: ${backends[*]}; roles: ${roles[*]}"
 summary=()
 failed=0
@@ -241,19 +242,21 @@ for backend in "${backends[@]}"; do
 		fi
 		[[ -n ${ST_SEED:-} ]] && args+=(--seed "$ST_SEED")
 		name="$backend-$role"
+		r="$work/out/$name"
 		t0=$(date +%s)
 		set +e
 		"$VENV/bin/st" --config-file "$root/scripts/schemathesis.toml" run "$url/openapi.json" \
 			"${args[@]}" \
 			--max-examples "$max_examples" --workers "$workers" --request-timeout "$request_timeout" \
 			--generation-database none --no-color \
-			--report ndjson,junit --report-ndjson-path "$OUT/$name.ndjson" --report-junit-path "$OUT/$name.xml" \
-			</dev/null >"$OUT/$name.log" 2>&1
+			--report ndjson,junit --report-ndjson-path "$r.ndjson" --report-junit-path "$r.xml" \
+			</dev/null >"$r.log" 2>&1
 		rc=$?
 		set -e
 		secs=$(($(date +%s) - t0))
-		read -r total ok client server < <(count_requests "$OUT/$name.ndjson" 2>/dev/null || echo "0 0 0 0")
-		failures=$(grep -oE '[0-9]+ failures?' "$OUT/$name.log" | tail -n 1 | grep -oE '^[0-9]+' || true)
+		read -r total ok client server < <(count_requests "$r.ndjson" 2>/dev/null || echo "0 0 0 0")
+		failures=$(grep -oE '[0-9]+ failures?' "$r.log" | tail -n 1 | grep -oE '^[0-9]+' || true)
+		cp "$r".* "$OUT/"
 		verdict=ok
 		if ((rc != 0)); then
 			verdict="FAILED (st exit $rc)"
@@ -264,16 +267,17 @@ for backend in "${backends[@]}"; do
 			failed=1
 			# The failures section of schemathesis' own report, for the log of make test.
 			printf '\n---- %s: schemathesis output (full log: %s) ----\n' "$name" "$OUT/$name.log" >&2
-			if grep -q '^=* FAILURES =*$' "$OUT/$name.log"; then
-				awk '/^=+ FAILURES =+$/ { on = 1 } on && n++ < 400' "$OUT/$name.log" >&2
+			if grep -q '^=* FAILURES =*$' "$r.log"; then
+				awk '/^=+ FAILURES =+$/ { on = 1 } on && n++ < 400' "$r.log" >&2
 			else
-				tail -n 60 "$OUT/$name.log" >&2
+				tail -n 60 "$r.log" >&2
 			fi
 		fi
 		summary+=("$(printf '%-9s %-10s %9s %6s %6s %5s %9s %6s  %s' "$backend" "$role" "$total" "$ok" "$client" "$server" "${failures:-0}" "${secs}s" "$verdict")")
 		log "$name: $total requests in ${secs}s: $verdict"
 	done
 	stop_server
+	cp "$work/out/$backend"-se*.log "$OUT/"
 done
 
 printf '\nschemathesis %s (%s tier, -n %s, minimum %s requests per run); reports in %s\n' \
