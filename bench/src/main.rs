@@ -4,11 +4,15 @@
 //! `quartier-bench notifications`: outbox -> SMTP throughput and booking latency with the SMTP
 //! server up and down (`make bench-notifications`; see `notifications.rs`).
 //!
+//! `quartier-bench outage`: the reliability battery's R5, an SMTP outage under bookings
+//! (`scripts/smtp-outage.sh`; see `outage.rs`).
+//!
 //! The query: the 10 best helpers within 5 km who have the skill, whose own travel radius reaches
 //! the customer, and who are free for 90 minutes between 18:00 and 21:00 (Europe/Zurich) on date
 //! D, with 15-minute buffers around every booking.
 
 mod notifications;
+mod outage;
 mod postgis;
 mod smtp;
 mod stats;
@@ -46,6 +50,9 @@ enum Cmd {
     /// Outbox -> local SMTP server in messages per second (and each sink's own capacity), and
     /// booking latency p50/p99 with the SMTP server up and down.
     Notifications(notifications::NotificationsArgs),
+    /// The reliability battery's R5: bookings and notifications through an SMTP outage (port
+    /// closed, then 451 4.3.0, then up with one 550 recipient).
+    Outage(outage::OutageArgs),
 }
 
 #[derive(clap::Args)]
@@ -107,6 +114,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().cmd {
         Cmd::Matching(args) => matching(&args),
         Cmd::Notifications(args) => notifications::notifications(&args),
+        Cmd::Outage(args) => outage::outage(&args),
     }
 }
 

@@ -104,7 +104,7 @@ impl SinkKind {
 /// A running sink of any kind.
 enum AnySink {
     Rust(RustSink),
-    Python(PythonSink),
+    Python(Box<PythonSink>),
 }
 
 impl AnySink {
@@ -112,7 +112,7 @@ impl AnySink {
         Ok(match kind {
             SinkKind::Rust => AnySink::Rust(RustSink::start(false).await?),
             SinkKind::RustQuick => AnySink::Rust(RustSink::start(true).await?),
-            SinkKind::Python => AnySink::Python(PythonSink::start(python, script).await?),
+            SinkKind::Python => AnySink::Python(Box::new(PythonSink::start(python, script).await?)),
         })
     }
 
@@ -156,13 +156,13 @@ impl AnySink {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres,
 }
 
 impl Backend {
-    fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Backend::Sqlite => "SQLite",
             Backend::Postgres => "PostgreSQL",
@@ -329,7 +329,7 @@ async fn wait_count(read: impl Fn() -> u64, want: u64, limit: Duration) -> u64 {
     }
 }
 
-fn notice_data(i: usize) -> Value {
+pub(crate) fn notice_data(i: usize) -> Value {
     json!({
         "booking_id": uuid::Uuid::now_v7().to_string(),
         "service_name": "Guest Wi-Fi set-up",
@@ -436,14 +436,14 @@ async fn mailer_blast(url: &str, n: usize, sink: SinkKind) -> anyhow::Result<Cap
 }
 
 /// A database of its own for one run.
-struct Db {
+pub(crate) struct Db {
     url: String,
     pg: Option<(String, String)>,
     dir: tempfile::TempDir,
 }
 
 impl Db {
-    async fn create(backend: Backend, pg_url: Option<&str>) -> anyhow::Result<Db> {
+    pub(crate) async fn create(backend: Backend, pg_url: Option<&str>) -> anyhow::Result<Db> {
         use sqlx::Connection as _;
         let dir = tempfile::tempdir()?;
         Ok(match backend {
@@ -460,7 +460,7 @@ impl Db {
         })
     }
 
-    async fn drop_db(self) {
+    pub(crate) async fn drop_db(self) {
         use sqlx::Connection as _;
         if let Some((admin, name)) = &self.pg
             && let Ok(mut conn) = sqlx::PgConnection::connect(admin).await
@@ -469,7 +469,7 @@ impl Db {
         }
     }
 
-    fn settings(&self, smtp: &str) -> Settings {
+    pub(crate) fn settings(&self, smtp: &str) -> Settings {
         Settings {
             host: "127.0.0.1".into(),
             port: 0,
@@ -480,6 +480,8 @@ impl Db {
             password_memory_kib: 1024,
             password_iterations: 1,
             login_attempts_per_address: 100_000,
+            // Each bench customer has thousands of requests waiting for an answer.
+            max_open_requests: u32::MAX,
             min_notice_minutes: 0,
             ..Settings::default()
         }
@@ -487,14 +489,14 @@ impl Db {
 }
 
 /// A server running in this process.
-struct Running {
-    base: String,
-    store: Store,
+pub(crate) struct Running {
+    pub(crate) base: String,
+    pub(crate) store: Store,
     stop: oneshot::Sender<()>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
-async fn start_app(settings: Settings) -> anyhow::Result<Running> {
+pub(crate) async fn start_app(settings: Settings) -> anyhow::Result<Running> {
     let app = Application::build(settings).await?;
     let base = format!("http://127.0.0.1:{}", app.port());
     let store = app.store().clone();
@@ -506,13 +508,13 @@ async fn start_app(settings: Settings) -> anyhow::Result<Running> {
 }
 
 impl Running {
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         let _ = self.stop.send(());
         let _ = tokio::time::timeout(Duration::from_secs(30), self.server).await;
     }
 }
 
-async fn count_where(store: &Store, state: &str) -> anyhow::Result<i64> {
+pub(crate) async fn count_where(store: &Store, state: &str) -> anyhow::Result<i64> {
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE state = $1").bind(state).fetch_one(store.pool()).await?;
     Ok(n)
 }
@@ -585,7 +587,7 @@ async fn outbox_run(
 }
 
 /// One HTTP call; (status, body).
-async fn call(
+pub(crate) async fn call(
     client: &reqwest::Client,
     method: reqwest::Method,
     url: String,
@@ -620,6 +622,69 @@ async fn account(client: &reqwest::Client, base: &str, role: &str, k: usize) -> 
     Ok((r["id"].as_str().unwrap_or_default().to_owned(), l["access_token"].as_str().unwrap_or_default().to_owned()))
 }
 
+/// `n_helpers` approved helpers (wifi and router skills, free around the clock, at Zurich HB) and
+/// `n_customers` customers on a running server: (operator token, helper ids, customer tokens).
+pub(crate) async fn populate(
+    client: &reqwest::Client,
+    base: &str,
+    store: &Store,
+    n_helpers: usize,
+    n_customers: usize,
+) -> anyhow::Result<(String, Vec<String>, Vec<String>)> {
+    let op_email = format!("operator-{}@example.ch", uuid::Uuid::new_v4().simple());
+    let op_settings = Settings { password_memory_kib: 1024, password_iterations: 1, ..Settings::default() };
+    quartier_server::seed::create_operator(store, &op_settings, &op_email, "Olivia Operator", "operator password 1").await?;
+    let (s, l) = call(
+        client,
+        reqwest::Method::POST,
+        format!("{base}/v1/auth/login"),
+        None,
+        json!({"email": op_email, "password": "operator password 1"}),
+    )
+    .await?;
+    anyhow::ensure!(s == 200, "operator login: {s} {l}");
+    let operator = l["access_token"].as_str().unwrap_or_default().to_owned();
+    let mut helpers = Vec::new();
+    for k in 0..n_helpers {
+        let (id, token) = account(client, base, "helper", k).await?;
+        let (s, b) = call(client, reqwest::Method::PUT, format!("{base}/v1/helper/profile"), Some(&token),
+            json!({"skills": ["wifi", "router"], "home": {"lat": 47.3769, "lon": 8.5417}, "travel_radius_km": 5, "bio": "Happy to help.", "languages": ["de", "en"]})).await?;
+        anyhow::ensure!(s == 200, "profile: {s} {b}");
+        let week: Vec<Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            .iter()
+            .map(|d| json!({"weekday": d, "start": "00:00", "end": "24:00"}))
+            .collect();
+        let (s, b) = call(
+            client,
+            reqwest::Method::PUT,
+            format!("{base}/v1/helper/availability"),
+            Some(&token),
+            json!({"rules": week, "min_notice_minutes": 0}),
+        )
+        .await?;
+        anyhow::ensure!(s == 200, "availability: {s} {b}");
+        // Only approved helpers are matched: apply, and an operator approves.
+        let (s, b) = call(client, reqwest::Method::POST, format!("{base}/v1/helper/application"), Some(&token),
+            json!({"legal_name": format!("Bench Helper {k}"), "birth_date": "1980-05-17", "iban": "CH58 0079 1123 0008 8901 2", "quiz_answers": [1, 1, 0, 1, 2]})).await?;
+        anyhow::ensure!(s == 201, "application: {s} {b}");
+        let (s, b) = call(
+            client,
+            reqwest::Method::POST,
+            format!("{base}/v1/ops/helpers/{id}/decision"),
+            Some(&operator),
+            json!({"decision": "approve", "reason": "Benchmark helper"}),
+        )
+        .await?;
+        anyhow::ensure!(s == 200, "approval: {s} {b}");
+        helpers.push(id);
+    }
+    let mut customers = Vec::new();
+    for k in 0..n_customers {
+        customers.push(account(client, base, "customer", k).await?.1);
+    }
+    Ok((operator, helpers, customers))
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Smtp {
     Up,
@@ -638,57 +703,7 @@ async fn latency_run(args: &NotificationsArgs, backend: Backend) -> anyhow::Resu
     let base = app.base.clone();
 
     print!("  setting up {HELPERS} approved helpers and {} customers...", args.clients);
-    let op_email = format!("operator-{}@example.ch", uuid::Uuid::new_v4().simple());
-    let op_settings = Settings { password_memory_kib: 1024, password_iterations: 1, ..Settings::default() };
-    quartier_server::seed::create_operator(&app.store, &op_settings, &op_email, "Olivia Operator", "operator password 1").await?;
-    let (s, l) = call(
-        &client,
-        reqwest::Method::POST,
-        format!("{base}/v1/auth/login"),
-        None,
-        json!({"email": op_email, "password": "operator password 1"}),
-    )
-    .await?;
-    anyhow::ensure!(s == 200, "operator login: {s} {l}");
-    let operator = l["access_token"].as_str().unwrap_or_default().to_owned();
-    let mut helpers = Vec::new();
-    for k in 0..HELPERS {
-        let (id, token) = account(&client, &base, "helper", k).await?;
-        let (s, b) = call(&client, reqwest::Method::PUT, format!("{base}/v1/helper/profile"), Some(&token),
-            json!({"skills": ["wifi", "router"], "home": {"lat": 47.3769, "lon": 8.5417}, "travel_radius_km": 5, "bio": "Happy to help.", "languages": ["de", "en"]})).await?;
-        anyhow::ensure!(s == 200, "profile: {s} {b}");
-        let week: Vec<Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-            .iter()
-            .map(|d| json!({"weekday": d, "start": "00:00", "end": "24:00"}))
-            .collect();
-        let (s, b) = call(
-            &client,
-            reqwest::Method::PUT,
-            format!("{base}/v1/helper/availability"),
-            Some(&token),
-            json!({"rules": week, "min_notice_minutes": 0}),
-        )
-        .await?;
-        anyhow::ensure!(s == 200, "availability: {s} {b}");
-        // Only approved helpers are matched: apply, and an operator approves.
-        let (s, b) = call(&client, reqwest::Method::POST, format!("{base}/v1/helper/application"), Some(&token),
-            json!({"legal_name": format!("Bench Helper {k}"), "birth_date": "1980-05-17", "iban": "CH58 0079 1123 0008 8901 2", "quiz_answers": [1, 1, 0, 1, 2]})).await?;
-        anyhow::ensure!(s == 201, "application: {s} {b}");
-        let (s, b) = call(
-            &client,
-            reqwest::Method::POST,
-            format!("{base}/v1/ops/helpers/{id}/decision"),
-            Some(&operator),
-            json!({"decision": "approve", "reason": "Benchmark helper"}),
-        )
-        .await?;
-        anyhow::ensure!(s == 200, "approval: {s} {b}");
-        helpers.push(id);
-    }
-    let mut customers = Vec::new();
-    for k in 0..args.clients.max(1) {
-        customers.push(account(&client, &base, "customer", k).await?.1);
-    }
+    let (_, helpers, customers) = populate(&client, &base, &app.store, HELPERS, args.clients.max(1)).await?;
     println!(" done");
 
     // Distinct slots: booking k goes to helper k % HELPERS, 2 hours after its previous one (a

@@ -7,7 +7,8 @@
 //!   (`TCP_QUICKACK`), which removes the 40 ms Nagle/delayed-ACK stall a client without
 //!   `TCP_NODELAY` (lettre 0.11.23) pays on every message.
 //! - [`PythonSink`]: `scripts/smtp_sink.py` (aiosmtpd), the sink of the test suite, which writes
-//!   every message to a file.
+//!   every message to a file; started with its control channel it can be switched to `down`
+//!   (port closed), `tempfail` (451 4.3.0), `permfail:<address>` (550 for that recipient) and `ok`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -197,16 +198,30 @@ pub struct PythonSink {
     child: Child,
     port: u16,
     maildir: tempfile::TempDir,
+    /// `http://127.0.0.1:<port>` of the control channel, when started with one.
+    control: Option<String>,
 }
 
 impl PythonSink {
     /// Starts the sink with `python` (the test suite's `.venv/bin/python`).
     pub async fn start(python: &Path, script: &Path) -> anyhow::Result<PythonSink> {
+        Self::spawn(python, script, false).await
+    }
+
+    /// Starts the sink with its control channel (see [`PythonSink::set_mode`]).
+    pub async fn start_with_control(python: &Path, script: &Path) -> anyhow::Result<PythonSink> {
+        Self::spawn(python, script, true).await
+    }
+
+    async fn spawn(python: &Path, script: &Path, with_control: bool) -> anyhow::Result<PythonSink> {
         let maildir = tempfile::tempdir()?;
-        let mut child = Command::new(python)
-            .arg("-u")
-            .arg(script)
-            .args(["--host", "127.0.0.1", "--port", "0", "--maildir"])
+        let mut cmd = Command::new(python);
+        cmd.arg("-u").arg(script).args(["--host", "127.0.0.1", "--port", "0"]);
+        if with_control {
+            cmd.args(["--control-port", "0"]);
+        }
+        let mut child = cmd
+            .arg("--maildir")
             .arg(maildir.path())
             .args(["--parent-pid", &std::process::id().to_string()])
             .stdin(Stdio::null())
@@ -217,17 +232,34 @@ impl PythonSink {
             .with_context(|| format!("starting {} {}", python.display(), script.display()))?;
         let mut lines = BufReader::new(child.stdout.take().context("sink stdout")?).lines();
         let deadline = Instant::now() + Duration::from_secs(20);
+        let mut control = None;
         let port = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let Some(line) = tokio::time::timeout(left, lines.next_line()).await.context("smtp_sink.py did not start within 20 s")?? else {
                 bail!("smtp_sink.py exited at start");
             };
-            if let Some(addr) = line.strip_prefix("smtp_sink listening on ") {
+            if let Some(url) = line.strip_prefix("smtp_sink control on ") {
+                control = Some(url.trim().to_owned());
+            } else if let Some(addr) = line.strip_prefix("smtp_sink listening on ") {
                 break addr.trim().rsplit(':').next().and_then(|p| p.parse::<u16>().ok()).context("sink port")?;
             }
         };
+        if with_control && control.is_none() {
+            bail!("smtp_sink.py printed no control address");
+        }
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(PythonSink { child, port, maildir })
+        Ok(PythonSink { child, port, maildir, control })
+    }
+
+    /// Switches the mode through the control channel: `ok`, `tempfail`, `permfail:<address>` or
+    /// `down` (see `scripts/smtp_sink.py`).
+    pub async fn set_mode(&self, mode: &str) -> anyhow::Result<()> {
+        let control = self.control.as_deref().context("this sink was started without its control channel")?;
+        let r = reqwest::Client::new().post(format!("{control}/mode")).body(mode.to_owned()).send().await.context("sink control")?;
+        let status = r.status();
+        let text = r.text().await.unwrap_or_default();
+        anyhow::ensure!(status.is_success(), "sink mode {mode}: {status} {}", text.trim());
+        Ok(())
     }
 
     /// `smtp://127.0.0.1:<port>`.
@@ -249,6 +281,12 @@ impl PythonSink {
 
     /// (distinct Message-IDs, messages whose Message-ID arrived more than once).
     pub fn distinct_and_duplicates(&self) -> (usize, usize) {
+        let ids = self.message_ids();
+        (ids.len(), ids.values().map(|&n| n.saturating_sub(1) as usize).sum())
+    }
+
+    /// How often each `Message-ID` (the header's value) arrived.
+    pub fn message_ids(&self) -> HashMap<String, u32> {
         let mut ids: HashMap<String, u32> = HashMap::new();
         for e in std::fs::read_dir(self.maildir.path()).into_iter().flatten().flatten() {
             if !e.file_name().to_string_lossy().ends_with(".eml") {
@@ -262,7 +300,7 @@ impl PythonSink {
                 .unwrap_or_default();
             *ids.entry(id).or_insert(0) += 1;
         }
-        (ids.len(), ids.values().map(|&n| n.saturating_sub(1) as usize).sum())
+        ids
     }
 
     /// Stops the process.
