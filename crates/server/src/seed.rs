@@ -265,23 +265,7 @@ async fn demo_bookings(
                 steps.push(("arrive", Some("accepted"), "on_site", s_ms, helper_id.clone(), "helper"));
                 steps.push(("complete", Some("on_site"), "done", e_ms, helper_id.clone(), "helper"));
             }
-            for (action, from, to, at, actor, role) in steps {
-                bookings::insert_event(
-                    tx,
-                    &bookings::EventRow {
-                        id: UserId::new().to_string(),
-                        booking_id: row.id.clone(),
-                        at,
-                        actor_id: Some(actor),
-                        actor_role: role.into(),
-                        action: action.into(),
-                        from_state: from.map(str::to_owned),
-                        to_state: to.into(),
-                        note: None,
-                    },
-                )
-                .await?;
-            }
+            insert_timeline(tx, &row.id, steps).await?;
             if done {
                 let mut txs = vec![pl::booking_completed(&quote)?];
                 if let Some(m) = match k {
@@ -326,6 +310,31 @@ async fn demo_bookings(
         }
     }
     Ok(count)
+}
+
+/// One step of a demo timeline: (action, from state, to state, epoch ms, actor id, actor role).
+type Step<'a> = (&'a str, Option<&'a str>, &'a str, i64, String, &'a str);
+
+/// Writes a demo booking's timeline (the `system` role has no actor id).
+async fn insert_timeline(tx: &mut quartier_store::Tx, booking_id: &str, steps: Vec<Step<'_>>) -> anyhow::Result<()> {
+    for (action, from, to, at, actor, role) in steps {
+        quartier_store::bookings::insert_event(
+            tx,
+            &quartier_store::bookings::EventRow {
+                id: UserId::new().to_string(),
+                booking_id: booking_id.to_owned(),
+                at,
+                actor_id: (role != "system").then_some(actor),
+                actor_role: role.into(),
+                action: action.into(),
+                from_state: from.map(str::to_owned),
+                to_state: to.into(),
+                note: None,
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Weeks of past requests the demo city has.
@@ -518,23 +527,7 @@ async fn demo_history(
                 }
                 None => steps.push(("decline", Some("requested"), "declined", c_at + 240 * minute, helper.id.clone(), "helper")),
             }
-            for (action, from, to, at, actor, role) in steps {
-                bookings::insert_event(
-                    tx,
-                    &bookings::EventRow {
-                        id: UserId::new().to_string(),
-                        booking_id: row.id.clone(),
-                        at,
-                        actor_id: (role != "system").then_some(actor),
-                        actor_role: role.into(),
-                        action: action.into(),
-                        from_state: from.map(str::to_owned),
-                        to_state: to.into(),
-                        note: None,
-                    },
-                )
-                .await?;
-            }
+            insert_timeline(tx, &row.id, steps).await?;
             if done {
                 let mut txs = vec![pl::booking_completed(&quote)?, pl::payment_received(PaymentMethod::Card, quote.total)?];
                 let mut balances = pl::Balances::new();
